@@ -1,0 +1,127 @@
+"""The Whisper engine: one faster-whisper model per process, shared by every session and file.
+
+faster-whisper is imported here, inside the adapter, so the rest of the package imports without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+
+from models import hotwords as domain_hotwords
+from models import resolve_whisper
+from pipeline.config import AsrOptions
+from pipeline.errors import ModelError
+from pipeline.types import Segment, Word
+
+from .audio import SAMPLE_RATE_HZ
+from .hygiene import clean_text
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["EngineInfo", "WhisperEngine"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    """What actually runs: echoed into every result."""
+
+    model: str
+    model_path: str
+    device: str
+    compute_type: str
+    cpu_threads: int
+
+
+def _pick_device(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    try:
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    except Exception:  # no CUDA runtime at all
+        return "cpu"
+
+
+def _load_faster_whisper():
+    try:
+        import faster_whisper
+    except ImportError:
+        raise ImportError("speech recognition needs faster-whisper: pip install 'hotline[asr]'") from None
+    return faster_whisper
+
+
+class WhisperEngine:
+    """faster-whisper with the product's settings: language zh, VAD, word timestamps, domain prompt, hygiene.
+
+    Build one per process and pass it to every session; `transcribe` may be called from several threads
+    (CTranslate2 serialises work on one model; set `num_workers` via several engines if needed).
+    """
+
+    def __init__(self, options: Optional[AsrOptions] = None, model_path: Optional[Path] = None):
+        self.options = options or AsrOptions()
+        fw = _load_faster_whisper()
+        path = Path(model_path) if model_path is not None else resolve_whisper(self.options.model, self.options.model_dir)
+        device = _pick_device(self.options.device)
+        compute_type = self.options.compute_type
+        if compute_type == "auto":
+            compute_type = "float16" if device == "cuda" else "int8"
+        try:
+            self._model = fw.WhisperModel(str(path), device=device, compute_type=compute_type, cpu_threads=self.options.cpu_threads)
+        except (RuntimeError, ValueError, OSError) as e:
+            raise ModelError(f"cannot load Whisper model from {str(path)!r} on {device}/{compute_type}: {e}") from e
+        self.info = EngineInfo(self.options.model, str(path), device, compute_type, self.options.cpu_threads)
+        self._hotwords = "、".join(domain_hotwords()) if self.options.hotwords else None
+        self._lock = threading.Lock()
+        logger.info("Whisper model %s loaded from %s (%s, %s)", self.options.model, path, device, compute_type)
+
+    @property
+    def model(self):
+        """The underlying faster_whisper.WhisperModel (for benchmarks and advanced use)."""
+        return self._model
+
+    def transcribe_kwargs(self) -> dict:
+        """The decoding settings passed to faster-whisper (shown by benchmarks to compare like with like)."""
+        o = self.options
+        return dict(
+            language=o.language,
+            beam_size=o.beam_size,
+            vad_filter=o.vad,
+            vad_parameters={"min_silence_duration_ms": o.vad_min_silence_ms} if o.vad else None,
+            word_timestamps=o.word_timestamps,
+            initial_prompt=o.initial_prompt or None,
+            hotwords=self._hotwords,
+            condition_on_previous_text=True,
+        )
+
+    def transcribe(self, samples: np.ndarray, speaker: Optional[str] = None, offset_s: float = 0.0) -> Iterator[Segment]:
+        """Transcribe 16 kHz mono float32 audio. Yields cleaned segments as they are decoded (a generator:
+        the work happens while you iterate). Segment ids count from 0 within this call; segments whose
+        text is empty after hygiene (silence, hallucinations) are dropped.
+        """
+        if samples.ndim != 1:
+            raise ValueError(f"samples must be mono (1-D), got shape {samples.shape}")
+        if len(samples) == 0:
+            return
+        segments, _info = self._model.transcribe(samples.astype(np.float32, copy=False), **self.transcribe_kwargs())
+        n = 0
+        for seg in segments:
+            text = clean_text(seg.text)
+            if not text:
+                logger.debug("dropped segment %.2f-%.2f %r", seg.start, seg.end, seg.text)
+                continue
+            words = tuple(Word(w.start + offset_s, w.end + offset_s, w.word, w.probability) for w in (seg.words or ()))
+            start = seg.start + offset_s
+            end = max(seg.end + offset_s, start)
+            yield Segment(n, start, end, text, speaker, words, seg.avg_logprob, seg.no_speech_prob)
+            n += 1
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return SAMPLE_RATE_HZ

@@ -1,0 +1,55 @@
+"""Ticket classification stages: request type, category, department, location and urgency.
+
+Each stage is registered by versioned name with its default config (see `register`) and built by
+``Registry.build(name, config)``; a built stage is a callable ``(doc: TextDoc, fields) -> TicketField``.
+These first versions are rule- and lexicon-based; their tables live in ``classify/data/`` (package data) and
+every table can be replaced through the stage's config.
+
+Stages:
+    request_type.rules.v1: 咨询/求助/投诉/举报/建议/表扬 from cue phrases.
+    category.keywords.v1: a top-level category of the taxonomy by keyword votes.
+    department.table.v1: the department responsible for the drafted category.
+    location.gazetteer.v1: district, town/street, road and number, compound, intersection.
+    urgency.rules.v1: 紧急/加急/一般 from cue phrases.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import MappingProxyType
+
+from pipeline.registry import Registry
+
+from . import category, department, location, request_type, urgency
+from .category import make_category_keywords
+from .department import make_department_table
+from .location import make_location_gazetteer
+from .request_type import make_request_type_rules
+from .urgency import make_urgency_rules
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "STAGES",
+    "make_category_keywords",
+    "make_department_table",
+    "make_location_gazetteer",
+    "make_request_type_rules",
+    "make_urgency_rules",
+    "register",
+]
+
+# registered name -> (factory, default config)
+STAGES = MappingProxyType({
+    "request_type.rules.v1": (make_request_type_rules, request_type.DEFAULT_CONFIG),
+    "category.keywords.v1": (make_category_keywords, category.DEFAULT_CONFIG),
+    "department.table.v1": (make_department_table, department.DEFAULT_CONFIG),
+    "location.gazetteer.v1": (make_location_gazetteer, location.DEFAULT_CONFIG),
+    "urgency.rules.v1": (make_urgency_rules, urgency.DEFAULT_CONFIG),
+})
+
+
+def register(registry: Registry) -> None:
+    """Register every classify stage in `registry` (idempotent)."""
+    for name, (factory, default_config) in STAGES.items():
+        registry.register(name, factory, default_config)

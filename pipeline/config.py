@@ -1,0 +1,180 @@
+"""One typed configuration object, validated at construction with messages naming the field and value."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from .errors import ConfigError
+
+__all__ = ["AsrOptions", "PipelineConfig", "TicketOptions", "DEFAULT_STAGES", "DEFAULT_PROMPT"]
+
+# A hotline-context prompt users may opt into with --prompt. Off by default: measured on the eval set with
+# Whisper base, any initial prompt made short utterances come out twice and hotwords slowed decoding 13x
+# (README, "Domain vocabulary").
+DEFAULT_PROMPT = "以下是上海12345市民服务热线的普通话通话。"
+
+DEVICES = ("auto", "cpu", "cuda")
+COMPUTE_TYPES = ("auto", "default", "int8", "int8_float16", "int8_float32", "int16", "float16", "bfloat16", "float32")
+
+# ticket field -> registered stage name, run in this order (later stages may read earlier fields)
+DEFAULT_STAGES: Mapping[str, str] = {
+    "request_type": "request_type.rules.v1",
+    "category": "category.keywords.v1",
+    "department": "department.table.v1",
+    "location": "location.gazetteer.v1",
+    "urgency": "urgency.rules.v1",
+    "summary": "summarize.extractive.v1",
+}
+
+
+def _check(cond: bool, name: str, value: object, expected: str) -> None:
+    if not cond:
+        raise ConfigError(name, value, expected)
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    """Speech recognition options.
+
+    Attributes:
+        model: a known model name (see `hotline models`, default "base": Whisper base from PyPI packages),
+            a faster-whisper size name (tiny … large-v3, downloaded when online), a hub name "org/repo",
+            or a path to a local CTranslate2 model directory.
+        model_dir: where assembled/downloaded models are cached (default: platform cache dir or $HOTLINE_MODEL_DIR).
+        device: "auto" (CUDA when available, else CPU), "cpu" or "cuda".
+        compute_type: "auto" (int8 on CPU, float16 on CUDA) or any CTranslate2 compute type.
+        cpu_threads: CPU threads for the model, 0 = CTranslate2's default.
+        language: spoken language code.
+        beam_size: beam width for decoding (>= 1).
+        vad: drop non-speech with faster-whisper's Silero VAD before decoding.
+        vad_min_silence_ms: silence that splits speech regions for the VAD.
+        word_timestamps: compute per-word times.
+        initial_prompt: text given to Whisper as previous context ("" for none).
+        hotwords: offer the domain vocabulary's hotwords to Whisper.
+        channels: None to mix all channels to mono, or one speaker label per channel ("-" skips a channel).
+    """
+
+    model: str = "base"
+    model_dir: Optional[Path] = None
+    device: str = "auto"
+    compute_type: str = "auto"
+    cpu_threads: int = 0
+    language: str = "zh"
+    beam_size: int = 5
+    vad: bool = True
+    vad_min_silence_ms: int = 2000
+    word_timestamps: bool = True
+    initial_prompt: str = ""
+    hotwords: bool = False
+    channels: Optional[tuple[str, ...]] = None
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.model, str) and bool(self.model.strip()), "model", self.model, "a model name or directory")
+        _check(self.device in DEVICES, "device", self.device, f"one of {', '.join(DEVICES)}")
+        _check(self.compute_type in COMPUTE_TYPES, "compute_type", self.compute_type, f"one of {', '.join(COMPUTE_TYPES)}")
+        _check(isinstance(self.cpu_threads, int) and self.cpu_threads >= 0, "cpu_threads", self.cpu_threads, "an integer >= 0")
+        _check(isinstance(self.beam_size, int) and 1 <= self.beam_size <= 20, "beam_size", self.beam_size, "an integer in 1..20")
+        _check(isinstance(self.language, str) and 2 <= len(self.language) <= 3, "language", self.language, "a language code such as 'zh'")
+        _check(
+            isinstance(self.vad_min_silence_ms, int) and 0 <= self.vad_min_silence_ms <= 10000,
+            "vad_min_silence_ms",
+            self.vad_min_silence_ms,
+            "an integer in 0..10000",
+        )
+        if self.channels is not None:
+            labels = self.channels
+            _check(isinstance(labels, tuple) and len(labels) >= 1, "channels", labels, "a tuple of speaker labels")
+            named = [c for c in labels if c != "-"]
+            _check(all(isinstance(c, str) and c.strip() for c in labels), "channels", ",".join(labels), "non-empty labels")
+            _check(len(named) >= 1, "channels", ",".join(labels), "at least one channel not skipped with '-'")
+            _check(len(set(named)) == len(named), "channels", ",".join(labels), "distinct speaker labels")
+
+
+@dataclass(frozen=True)
+class TicketOptions:
+    """Ticket drafting options.
+
+    Attributes:
+        stages: ticket field -> registered stage name (see DEFAULT_STAGES).
+        stage_config: stage name -> options merged over that stage's defaults.
+        speakers: whose words the ticket is drafted from when segments carry speaker labels
+            (default: the caller's; all segments when none is labelled so).
+    """
+
+    stages: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_STAGES))
+    stage_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    speakers: tuple[str, ...] = ("caller",)
+
+    def __post_init__(self) -> None:
+        missing = [f for f in DEFAULT_STAGES if f not in self.stages]
+        extra = [f for f in self.stages if f not in DEFAULT_STAGES]
+        _check(not missing, "ticket.stages", sorted(missing), "every ticket field needs a stage")
+        _check(not extra, "ticket.stages", sorted(extra), f"unknown ticket field; fields are {', '.join(DEFAULT_STAGES)}")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    asr: AsrOptions = field(default_factory=AsrOptions)
+    ticket: TicketOptions = field(default_factory=TicketOptions)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: Optional[str] = None) -> "PipelineConfig":
+        """Build from a nested mapping ({"asr": {...}, "ticket": {...}}). Unknown keys are errors."""
+        sections = {"asr": AsrOptions, "ticket": TicketOptions}
+        kwargs = {}
+        for key, value in data.items():
+            if key not in sections:
+                raise ConfigError(key, value, f"unknown section; sections are {', '.join(sections)}", source)
+            known = {f.name for f in fields(sections[key])}
+            for sub in value:
+                if sub not in known:
+                    raise ConfigError(f"{key}.{sub}", value[sub], f"unknown option; {key} accepts {', '.join(sorted(known))}", source)
+            value = dict(value)
+            if key == "asr":
+                if value.get("model_dir") is not None:
+                    value["model_dir"] = Path(value["model_dir"])
+                if value.get("channels") is not None:
+                    value["channels"] = tuple(value["channels"])
+            if key == "ticket" and "speakers" in value:
+                value["speakers"] = tuple(value["speakers"])
+            kwargs[key] = sections[key](**value)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace, base: Optional["PipelineConfig"] = None) -> "PipelineConfig":
+        """Build from CLI arguments over `base` (e.g. a config file); flags not given keep the base values."""
+        base = base or cls()
+        asr: dict[str, Any] = {}
+        for name in ("model", "device", "compute_type", "cpu_threads", "beam_size", "language"):
+            if getattr(ns, name, None) is not None:
+                asr[name] = getattr(ns, name)
+        if getattr(ns, "model_dir", None):
+            asr["model_dir"] = Path(ns.model_dir)
+        if getattr(ns, "channels", None):
+            asr["channels"] = parse_channels(ns.channels)
+        if getattr(ns, "no_vad", False):
+            asr["vad"] = False
+        if getattr(ns, "prompt", None) is not None:
+            asr["initial_prompt"] = ns.prompt
+        if getattr(ns, "hotwords", False):
+            asr["hotwords"] = True
+        return cls(asr=replace(base.asr, **asr), ticket=base.ticket)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if d["asr"]["model_dir"] is not None:
+            d["asr"]["model_dir"] = str(d["asr"]["model_dir"])
+        return d
+
+
+def parse_channels(spec: str) -> Optional[tuple[str, ...]]:
+    """"operator,caller" -> ("operator", "caller"); "mix" -> None (mono downmix)."""
+    spec = spec.strip()
+    if spec in ("", "mix"):
+        return None
+    labels = tuple(p.strip() for p in spec.split(","))
+    AsrOptions(channels=labels)  # validates
+    return labels

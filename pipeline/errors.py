@@ -1,0 +1,39 @@
+"""The package's exceptions. Each message names the file or value at fault and, where there is one, the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+__all__ = ["AudioDecodeError", "ConfigError", "HotlineError", "ModelError", "StageError"]
+
+
+class HotlineError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class AudioDecodeError(HotlineError, RuntimeError):
+    """An audio file could not be read. `path` names the file, `reason` says why in one line."""
+
+    def __init__(self, path: Union[str, Path], reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"Error reading audio {self.path!r}: {reason}")
+
+
+class ModelError(HotlineError, RuntimeError):
+    """A model is missing, corrupt or cannot be loaded; the message says how to fix it."""
+
+
+class ConfigError(HotlineError, ValueError):
+    """A configuration value is invalid; the message names the field and the value."""
+
+    def __init__(self, field: str, value: object, expected: str, source: Optional[str] = None):
+        self.field = field
+        self.value = value
+        where = f" in {source}" if source else ""
+        super().__init__(f"Invalid {field}={value!r}{where}: {expected}")
+
+
+class StageError(HotlineError, RuntimeError):
+    """A pipeline stage failed or returned the wrong type; the message names the stage."""

@@ -1,0 +1,78 @@
+"""A registry of named, versioned stage factories (the shape of spaCy's `Language.factory`).
+
+Each factory is registered under a versioned name such as ``"summarize.extractive.v1"`` with a
+``default_config``; building a stage merges the user's values over those defaults. A registry is an
+ordinary object, so tests build a fresh one instead of polluting a global.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Optional
+
+from .errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Factory", "Registry"]
+
+
+@dataclass(frozen=True, slots=True)
+class Factory:
+    name: str
+    func: Callable[..., Any]
+    default_config: Mapping[str, Any]
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._factories: dict[str, Factory] = {}
+
+    def register(self, name: str, func: Callable[..., Any], default_config: Optional[Mapping[str, Any]] = None) -> None:
+        """Register `func(**config)` under `name`. Re-registering the same function is a no-op;
+        registering a different function under a taken name is refused."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"stage name must be a non-empty str, got {name!r}")
+        existing = self._factories.get(name)
+        if existing is not None:
+            if existing.func is func:
+                return
+            raise ValueError(
+                f"stage name {name!r} is already registered to {existing.func.__module__}.{existing.func.__qualname__}; "
+                "choose a new versioned name (e.g. bump .v1 to .v2)"
+            )
+        self._factories[name] = Factory(name, func, MappingProxyType(dict(default_config or {})))
+
+    def factory(self, name: str, default_config: Optional[Mapping[str, Any]] = None) -> Callable:
+        """Decorator form of `register`."""
+
+        def decorate(func: Callable) -> Callable:
+            self.register(name, func, default_config)
+            return func
+
+        return decorate
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._factories))
+
+    def get(self, name: str) -> Factory:
+        try:
+            return self._factories[name]
+        except KeyError:
+            raise ConfigError("stage", name, f"unknown stage; available: {', '.join(self.names) or '(none)'}") from None
+
+    def build(self, name: str, config: Optional[Mapping[str, Any]] = None) -> Any:
+        """Build the stage `name`, merging `config` over its defaults. Unknown keys are errors."""
+        fac = self.get(name)
+        config = dict(config or {})
+        unknown = sorted(set(config) - set(fac.default_config))
+        if unknown:
+            raise ConfigError(
+                f"{name}.{unknown[0]}", config[unknown[0]], f"unknown option; {name} accepts: {', '.join(sorted(fac.default_config)) or '(none)'}"
+            )
+        merged = {**fac.default_config, **config}
+        logger.debug("building stage %s with %s", name, merged)
+        return fac.func(**merged)

@@ -1,0 +1,30 @@
+"""Ticket summary stages.
+
+Stages:
+    summarize.extractive.v1: "来电人反映：<where><what>；诉求：<request>。" from the caller's own clauses,
+        with phone and ID numbers masked.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import MappingProxyType
+
+from pipeline.registry import Registry
+
+from . import extractive
+from .extractive import make_extractive_summary
+from .privacy import mask_pii
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["STAGES", "make_extractive_summary", "mask_pii", "register"]
+
+# registered name -> (factory, default config)
+STAGES = MappingProxyType({"summarize.extractive.v1": (make_extractive_summary, extractive.DEFAULT_CONFIG)})
+
+
+def register(registry: Registry) -> None:
+    """Register every summarize stage in `registry` (idempotent)."""
+    for name, (factory, default_config) in STAGES.items():
+        registry.register(name, factory, default_config)
