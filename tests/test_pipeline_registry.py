@@ -1,0 +1,89 @@
+import pytest
+
+from pipeline.config import DEFAULT_STAGES, TicketOptions
+from pipeline.errors import ConfigError, StageError
+from pipeline.registry import Registry
+from pipeline.ticket import TicketBuilder, default_registry, text_transcript
+from pipeline.types import Evidence, TicketField
+
+
+def _const(value="x", confidence=0.9):
+    def make(value=value, confidence=confidence):
+        return lambda doc, fields: TicketField(value, confidence)
+
+    return make
+
+
+def _fresh_registry(**overrides):
+    reg = Registry()
+    for field, name in DEFAULT_STAGES.items():
+        reg.register(name, overrides.get(field, _const(field)), {"value": field, "confidence": 0.9})
+    return reg
+
+
+@pytest.mark.parametrize("name", ["category.keywords.v1"])
+def test_registry_refuses_different_function_under_taken_name(name):
+    reg = Registry()
+    f = _const()
+    reg.register(name, f)
+    reg.register(name, f)  # same function again: fine
+    with pytest.raises(ValueError, match=name):
+        reg.register(name, _const())
+
+
+@pytest.mark.parametrize("name", ["category.nope.v9"])
+def test_registry_unknown_name_lists_available(name):
+    reg = _fresh_registry()
+    with pytest.raises(ConfigError, match="available: category.keywords.v1"):
+        reg.build(name)
+
+
+@pytest.mark.parametrize("config", [{"confidence": 0.5}])
+def test_registry_build_merges_over_defaults(config):
+    reg = _fresh_registry()
+    stage = reg.build("urgency.rules.v1", config)
+    assert stage(None, {}) == TicketField("urgency", 0.5)
+    with pytest.raises(ConfigError, match="urgency.rules.v1.colour"):
+        reg.build("urgency.rules.v1", {"colour": 1})
+
+
+@pytest.mark.parametrize("field", ["category"])
+def test_ticket_builder_checks_stage_return_type(field):
+    def bad(**config):
+        return lambda doc, fields: {"value": "城乡建设"}
+
+    reg = _fresh_registry(**{field: bad})
+    with pytest.raises(StageError, match="category.keywords.v1.*returned dict, expected TicketField"):
+        TicketBuilder(registry=reg).build(text_transcript("路灯坏了"))
+
+
+@pytest.mark.parametrize("span", [(0, 2, "不对")])
+def test_ticket_builder_rejects_evidence_not_in_text(span):
+    def liar():
+        return lambda doc, fields: TicketField("x", 0.5, (Evidence(0, *span),))
+
+    reg = Registry()
+    for field, name in DEFAULT_STAGES.items():
+        reg.register(name, liar if field == "location" else _const(field), {} if field == "location" else {"value": field, "confidence": 0.9})
+    with pytest.raises(StageError, match="location.gazetteer.v1.*evidence"):
+        TicketBuilder(registry=reg).build(text_transcript("路灯坏了"))
+
+
+@pytest.mark.parametrize("speakers", [("caller",)])
+def test_ticket_builder_uses_caller_segments_when_labelled(speakers):
+    from pipeline.types import Segment, Transcript
+
+    t = Transcript(
+        (Segment(0, 0, 1, "您好，12345热线，请讲。", "operator"), Segment(1, 1, 3, "我家楼下的路灯坏了。", "caller")), 3.0
+    )
+    builder = TicketBuilder(TicketOptions(speakers=speakers))
+    doc = builder.analyze(t)
+    assert [s.speaker for s in doc.segments] == ["caller"]
+    assert [tok.text for tok in doc.tokens[0]][:3] == ["我家", "楼下", "的"]
+    # unlabelled transcripts keep every segment
+    assert len(builder.analyze(text_transcript("第一句\n第二句")).segments) == 2
+
+
+def test_ticket_default_registry_has_every_default_stage():
+    names = default_registry().names
+    assert set(DEFAULT_STAGES.values()) <= set(names)
