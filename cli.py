@@ -154,9 +154,9 @@ def print_ticket(result, console) -> None:
     from rich.table import Table
 
     table = Table(show_header=False, box=None, padding=(0, 1))
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_column(style="dim", justify="right")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_column(style="dim", justify="right", no_wrap=True)
     for name, f in result.ticket.fields():
         value = f.value if f.value is not None else "[dim]未知 (unknown)[/]"
         table.add_row(FIELD_LABELS[name], value, f"{f.confidence:.2f}")

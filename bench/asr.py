@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"ASR benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cores, model {args.model} ({engine.info.device}/{engine.info.compute_type})")
-    print(f"| group | items | audio min | CER ours | CER plain | RTF ours | RTF plain | time ours/plain | Traditional chars ours / plain |")
+    print("| group | items | audio min | CER ours | CER plain | RTF ours | RTF plain | time ours/plain | Traditional chars ours / plain |")
     print("|---|---|---|---|---|---|---|---|---|")
     for g, s in stats.items():
         if not s["items"]:

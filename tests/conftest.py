@@ -57,3 +57,19 @@ def ticket_builder():
     from pipeline.ticket import TicketBuilder
 
     return TicketBuilder()
+
+
+@pytest.fixture(scope="session")
+def segmenter():
+    """One jieba segmenter with the domain dictionary (loading it takes about a second)."""
+    from pipeline.segmenter import JiebaSegmenter
+
+    return JiebaSegmenter()
+
+
+@pytest.fixture
+def registry():
+    """A fresh registry with every shipped stage."""
+    from pipeline.ticket import default_registry
+
+    return default_registry()

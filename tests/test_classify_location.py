@@ -8,16 +8,10 @@ import classify
 from classify.gazetteer import load_gazetteer
 from classify.numerals import cn_to_int, normalise_number
 from pipeline.registry import Registry
-from pipeline.segmenter import JiebaSegmenter
 from pipeline.ticket import text_transcript
 from pipeline.types import LocationField, LocationParts, Segment, TextDoc, Transcript
 
 pytest.importorskip("jieba")
-
-
-@pytest.fixture(scope="module")
-def segmenter():
-    return JiebaSegmenter()
 
 
 @pytest.fixture(scope="module")

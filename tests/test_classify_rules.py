@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-import classify
 from classify.matching import Cue, CueMatcher, is_negated
 from classify.taxonomy import load_taxonomy, name_keywords
-from pipeline.registry import Registry
-from pipeline.segmenter import JiebaSegmenter
 from pipeline.ticket import text_transcript
 from pipeline.types import Evidence, TextDoc, TicketField
 
 pytest.importorskip("jieba")
-
-
-@pytest.fixture(scope="module")
-def segmenter():
-    return JiebaSegmenter()
-
-
-@pytest.fixture(scope="module")
-def registry():
-    reg = Registry()
-    classify.register(reg)
-    return reg
 
 
 def _doc(segmenter, text):

@@ -1,13 +1,20 @@
-"""Build a tiny random-weight CTranslate2 Whisper model directory for tests, without torch.
+"""Build a tiny CTranslate2 Whisper model directory for tests, without torch.
 
 The model has Whisper's real interface (80 mel bins, 1500 encoder positions, 448 decoder positions, the
-multilingual 51,865-token vocabulary with its tokenizer.json and config.json ids) but a 64-wide, 2-layer,
-2-head body with seeded random weights, so it loads and decodes in milliseconds and writes garbage text.
-It stands in for the larger models (small, large-v3, Chinese fine-tunes) that users point the product at
-with a directory or a hub name: the same files, the same loading path.
+multilingual 51,865-token vocabulary with the real tokenizer.json and config.json token ids) but a 64-wide,
+2-layer, 2-head body, so it is a 7 MB directory built in a fraction of a second. It stands in for the larger
+models (small, large-v3, Chinese fine-tunes) that users point the product at with a directory or a hub name:
+the same files, the same loading path.
 
-The weights are filled directly into `ctranslate2.specs.WhisperSpec` (the layout CTranslate2's own
-Transformers converter produces) and saved with `spec.save`; only numpy is needed.
+Random weights would decode garbage up to 448 tokens per window and make faster-whisper retry at every
+temperature (seconds per call, different text each run). So the decoder is scripted: its residual branches
+are zeroed, which leaves the final hidden state a function of the token and position embeddings only, and
+each position's embedding points at the embedding row of the token to emit there. With the default prompt
+(<|startoftranscript|><|zh|><|transcribe|>) the model writes `<|0.00|> TINY_TEXT <|1.00|> <|endoftext|>`
+whatever the audio (the encoder still runs on it with random weights), in milliseconds, every time.
+
+The weights are set directly in `ctranslate2.specs.WhisperSpec` (the layout CTranslate2's Transformers
+converter produces) and written with `spec.save`; only numpy and ctranslate2 are needed.
 """
 
 from __future__ import annotations
@@ -20,11 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TINY_FILES", "build_tiny_whisper", "layout_hub_cache"]
+__all__ = ["TINY_END_S", "TINY_FILES", "TINY_TEXT", "build_tiny_whisper", "layout_hub_cache"]
 
 N_MELS = 80
 ENCODER_POSITIONS = 1500  # 3000 feature frames after conv2's stride 2
 DECODER_POSITIONS = 448  # faster-whisper's max_length
+PROMPT_LENGTH = 3  # <|startoftranscript|> <|zh|> <|transcribe|>
+EOT = 50257
+TIMESTAMP_BEGIN = 50364  # <|0.00|>; one token per 0.02 s
+TINY_TEXT = "热线测试"
+TINY_END_S = 1.0
 TINY_FILES = ("model.bin", "config.json", "vocabulary.json", "tokenizer.json")
 
 
@@ -36,44 +48,58 @@ def _sinusoids(length: int, channels: int) -> np.ndarray:
     return np.concatenate([np.sin(t), np.cos(t)], axis=1).astype(np.float32)
 
 
-def _fill(spec, d_model: int, ffn: int, vocab_size: int, rng: np.random.Generator) -> None:
+def _fill(spec, script: list[int], d_model: int, ffn: int, vocab_size: int, rng: np.random.Generator) -> None:
+    """Set every weight of `spec`; the decoder emits `script` after the 3-token prompt."""
+
     def w(*shape: int) -> np.ndarray:
         return (rng.standard_normal(shape) * 0.05).astype(np.float32)
 
+    def zeros(*shape: int) -> np.ndarray:
+        return np.zeros(shape, np.float32)
+
     def norm(ln) -> None:
-        ln.gamma = np.ones(d_model, np.float32)
-        ln.beta = np.zeros(d_model, np.float32)
-
-    def ffn_(f) -> None:
-        norm(f.layer_norm)
-        f.linear_0.weight, f.linear_0.bias = w(ffn, d_model), np.zeros(ffn, np.float32)
-        f.linear_1.weight, f.linear_1.bias = w(d_model, ffn), np.zeros(d_model, np.float32)
-
-    def self_attention(a) -> None:
-        norm(a.layer_norm)
-        a.linear[0].weight = w(3 * d_model, d_model)  # fused q, k, v
-        a.linear[1].weight = w(d_model, d_model)
+        ln.gamma, ln.beta = np.ones(d_model, np.float32), zeros(d_model)
 
     enc = spec.encoder
-    enc.conv1.weight, enc.conv1.bias = w(d_model, N_MELS, 3), np.zeros(d_model, np.float32)
-    enc.conv2.weight, enc.conv2.bias = w(d_model, d_model, 3), np.zeros(d_model, np.float32)
+    enc.conv1.weight, enc.conv1.bias = w(d_model, N_MELS, 3), zeros(d_model)
+    enc.conv2.weight, enc.conv2.bias = w(d_model, d_model, 3), zeros(d_model)
     enc.position_encodings.encodings = _sinusoids(ENCODER_POSITIONS, d_model)
     norm(enc.layer_norm)
     for layer in enc.layer:
-        self_attention(layer.self_attention)
-        ffn_(layer.ffn)
+        norm(layer.self_attention.layer_norm)
+        layer.self_attention.linear[0].weight = w(3 * d_model, d_model)  # fused q, k, v
+        layer.self_attention.linear[1].weight = w(d_model, d_model)
+        norm(layer.ffn.layer_norm)
+        layer.ffn.linear_0.weight, layer.ffn.linear_1.weight = w(ffn, d_model), w(d_model, ffn)
 
+    # Decoder: every residual branch writes zeros (out projections 0), so the output at position p is
+    # LayerNorm(embedding[token] + position[p]) @ embedding.T (tied projection). Attention still runs, so
+    # cross-attention weights exist for word alignment.
     dec = spec.decoder
-    dec.embeddings.weight = w(vocab_size, d_model)
-    dec.position_encodings.encodings = w(DECODER_POSITIONS, d_model)
     norm(dec.layer_norm)
     for layer in dec.layer:
-        self_attention(layer.self_attention)
+        norm(layer.self_attention.layer_norm)
+        layer.self_attention.linear[0].weight = w(3 * d_model, d_model)
+        layer.self_attention.linear[1].weight = zeros(d_model, d_model)
         norm(layer.attention.layer_norm)
         layer.attention.linear[0].weight = w(d_model, d_model)  # q
         layer.attention.linear[1].weight = w(2 * d_model, d_model)  # fused k, v over the encoder output
-        layer.attention.linear[2].weight = w(d_model, d_model)
-        ffn_(layer.ffn)
+        layer.attention.linear[2].weight = zeros(d_model, d_model)
+        norm(layer.ffn.layer_norm)
+        layer.ffn.linear_0.weight, layer.ffn.linear_1.weight = w(ffn, d_model), zeros(d_model, ffn)
+
+    # One orthonormal, zero-mean direction per scripted token (zero mean survives LayerNorm's centering).
+    tokens = list(dict.fromkeys(script))
+    basis = rng.standard_normal((d_model, len(tokens) + 1))
+    basis[:, 0] = 1.0
+    directions = np.linalg.qr(basis)[0][:, 1:].T  # orthogonal to the all-ones vector
+    embeddings, positions = w(vocab_size, d_model), w(DECODER_POSITIONS, d_model)
+    for token, direction in zip(tokens, directions):
+        embeddings[token] = 3.0 * direction
+    for i, token in enumerate(script):
+        positions[PROMPT_LENGTH - 1 + i] = 100.0 * directions[tokens.index(token)]
+    dec.embeddings.weight = embeddings
+    dec.position_encodings.encodings = positions
     dec.projection.weight = dec.embeddings.weight  # tied, as in Whisper; saved once as an alias
 
 
@@ -81,22 +107,27 @@ def build_tiny_whisper(
     output_dir: Path,
     reference_dir: Path,
     *,
+    text: str = TINY_TEXT,
+    end_s: float = TINY_END_S,
     d_model: int = 64,
     layers: int = 2,
     heads: int = 2,
     seed: int = 0,
 ) -> Path:
-    """Write a tiny random Whisper model into `output_dir` (created; must not hold a model already).
+    """Write a tiny Whisper model into `output_dir` (created; must not hold a model already).
 
     Args:
         output_dir: the directory to create.
         reference_dir: a real multilingual CTranslate2 Whisper directory (the assembled `base`), whose
-            vocabulary, tokenizer.json and config.json token ids the tiny model reuses.
+            vocabulary.txt, tokenizer.json and config.json token ids the tiny model reuses.
+        text: what the model transcribes, whatever the audio: one segment between the timestamps 0.00 s
+            and `end_s` (faster-whisper's word timestamps may move its end within the audio).
         d_model, layers, heads, seed: the body's size and the random weights' seed.
 
     Returns:
         `output_dir`, holding model.bin, config.json, vocabulary.json and tokenizer.json.
     """
+    import tokenizers
     from ctranslate2.specs import WhisperSpec
 
     reference_dir = Path(reference_dir)
@@ -104,9 +135,12 @@ def build_tiny_whisper(
     if vocabulary and vocabulary[-1] == "":
         vocabulary.pop()
     reference = json.loads((reference_dir / "config.json").read_text(encoding="utf-8"))
+    tokenizer = tokenizers.Tokenizer.from_file(str(reference_dir / "tokenizer.json"))
+    text_ids = tokenizer.encode(text, add_special_tokens=False).ids
+    script = [TIMESTAMP_BEGIN, *text_ids, TIMESTAMP_BEGIN + round(end_s / 0.02), EOT]
 
     spec = WhisperSpec(layers, heads, layers, heads)
-    _fill(spec, d_model, 4 * d_model, len(vocabulary), np.random.default_rng(seed))
+    _fill(spec, script, d_model, 4 * d_model, len(vocabulary), np.random.default_rng(seed))
     spec.register_vocabulary(vocabulary)
     spec.config.suppress_ids = reference["suppress_ids"]
     spec.config.suppress_ids_begin = reference["suppress_ids_begin"]

@@ -1,0 +1,39 @@
+"""Drift guards: `__all__` matches the public names, and the registry matches a committed snapshot."""
+
+import importlib
+
+import pytest
+
+from pipeline.ticket import default_registry
+
+REGISTERED_STAGES = {
+    "request_type.rules.v1",
+    "category.keywords.v1",
+    "department.table.v1",
+    "location.gazetteer.v1",
+    "urgency.rules.v1",
+    "summarize.extractive.v1",
+}
+
+
+@pytest.mark.parametrize("module", ["pipeline", "pipeline.types", "pipeline.errors", "models", "asr", "classify", "summarize"])
+def test_public_api_all_names_exist(module):
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None, f"{module}.{name}"
+
+
+@pytest.mark.parametrize("snapshot", [REGISTERED_STAGES])
+def test_public_api_registry_snapshot(snapshot):
+    assert set(default_registry().names) == snapshot
+
+
+@pytest.mark.parametrize("module", ["asr", "pipeline", "models", "classify", "summarize"])
+def test_public_api_import_has_no_heavy_side_effects(module):
+    """Importing a package must not load faster-whisper (the engine is loaded on demand)."""
+    import subprocess
+    import sys
+
+    code = f"import sys, {module}; print('faster_whisper' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
