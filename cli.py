@@ -86,6 +86,7 @@ def _console():
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -96,7 +97,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     files = list(find_audio_files(args.paths))
     empty_dirs = [p for p in args.paths if Path(p).is_dir() and not any(Path(p) in f.parents for f, _ in files)]
     for d in empty_dirs:
-        console.print(f"[red]error[/]: {d!r}: folder contains no audio files ({', '.join(sorted(_exts()))})", soft_wrap=True)
+        console.print(f"[red]error[/]: {escape(repr(d))}: folder contains no audio files ({', '.join(sorted(_exts()))})", soft_wrap=True)
     if not files:
         return 2
     pipeline = CallPipeline(_config(args))
@@ -113,7 +114,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         current = progress.add_task("", total=1.0, visible=False)
 
         def on_start(path: Path) -> None:
-            progress.update(current, description=f"  {path.name[:40]}", completed=0, total=1.0, visible=True)
+            progress.update(current, description=f"  {escape(path.name[:40])}", completed=0, total=1.0, visible=True)
 
         def on_progress(done: float, whole: float) -> None:
             progress.update(current, completed=done, total=max(whole, 1e-6))
@@ -128,7 +129,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             else:
                 failed += 1
                 failures.append((str(outcome.path), outcome.error or "unknown error"))
-                progress.console.print(f"[red]error[/]: {str(outcome.path)!r}: {outcome.error}", highlight=False, soft_wrap=True)
+                progress.console.print(
+                    f"[red]error[/]: {escape(repr(str(outcome.path)))}: {escape(outcome.error or '')}", highlight=False, soft_wrap=True
+                )
         progress.update(current, visible=False)
     wall = time.perf_counter() - t0
     table = Table(title="hotline transcribe")
@@ -138,8 +141,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     table.add_row(str(len(files)), str(ok), str(skipped), str(failed), f"{audio_s / 60:.2f}", f"{wall:.1f}", rtf)
     console.print(table)
     for path, err in failures:
-        console.print(f"  failed: {path}: {err}", highlight=False, soft_wrap=True)
-    console.print(f"outputs in {out_dir}/", highlight=False)
+        console.print(f"  failed: {path}: {err}", highlight=False, soft_wrap=True, markup=False)
+    console.print(f"outputs in {out_dir}/", highlight=False, markup=False)
     return 1 if failed or empty_dirs else 0
 
 
@@ -152,16 +155,23 @@ def _exts():
 def print_ticket(result, console) -> None:
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_header=False, box=None, padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     table.add_column(style="dim", justify="right", no_wrap=True)
     for name, f in result.ticket.fields():
-        value = f.value if f.value is not None else "[dim]未知 (unknown)[/]"
+        value = Text(f.value) if f.value is not None else Text("未知 (unknown)", style="dim")
         table.add_row(FIELD_LABELS[name], value, f"{f.confidence:.2f}")
-    title = f"工单草稿 · {result.audio}" if result.audio else "工单草稿"
-    console.print(Panel(result.transcript.text or "[dim](no speech)[/]", title="transcript", title_align="left"))
+    title = Text(f"工单草稿 · {result.audio}" if result.audio else "工单草稿")
+    lines = Text()
+    for seg in result.transcript.segments:
+        if seg.speaker:
+            lines.append(f"[{seg.speaker}] ", style="cyan")
+        lines.append(seg.text + "\n")
+    lines.rstrip()
+    console.print(Panel(lines if lines else Text("(no speech)", style="dim"), title="transcript", title_align="left"))
     console.print(Panel(table, title=title, title_align="left"))
 
 

@@ -2,7 +2,7 @@
 
 `clean_text` turns raw Whisper text into what an operator should read:
 1. Simplified characters only (OpenCC t2s; Whisper often answers Mandarin in Traditional);
-2. Chinese (full-width) punctuation, spaces between Chinese phrases turned into commas;
+2. Chinese (full-width) punctuation, spaces between Chinese phrases turned into commas, a closing "。";
 3. known hallucinations on silence/music dropped (subtitle credits, "please subscribe", (音乐) …);
 4. repetition loops cut (a phrase repeated many times in a row is kept twice).
 An empty result means the segment holds no speech and is dropped.
@@ -52,6 +52,7 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_SPACE_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
 _ASCII_PUNCT_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s*([,?!:;])\s*|\s*([,?!:;])\s*(?=[{_CJK}])")
 _PERIOD_AFTER_CJK = re.compile(rf"(?<=[{_CJK}])\s*\.(?!\d)")
+_ENDS_CJK = re.compile(rf"[{_CJK}]$")
 _MULTI_PUNCT = re.compile(r"([，。？！；：、])[，。？！；：、\s]+")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _REPEAT = re.compile(r"(.{1,15}?)\1{3,}", re.DOTALL)
@@ -117,8 +118,14 @@ def _punctuate(text: str) -> str:
     return text.strip(" ，、")
 
 
-def clean_text(text: str) -> str:
-    """Raw Whisper segment text → Simplified, Chinese-punctuated text; "" when the segment is not speech."""
+def clean_text(text: str, final: bool = True) -> str:
+    """Raw Whisper segment text → Simplified, Chinese-punctuated text; "" when the segment is not speech.
+
+    Args:
+        text: one segment's raw text.
+        final: the segment is complete, so a sentence ending in a Chinese character gets a closing "。"
+            (streaming passes False for text that may still continue).
+    """
     text = to_simplified(unicodedata.normalize("NFC", text)).strip()
     if not text or is_hallucination(text):
         return ""
@@ -127,4 +134,6 @@ def clean_text(text: str) -> str:
     text = _punctuate(text)
     if not _squash(text):
         return ""
+    if final and _ENDS_CJK.search(text):
+        text += "。"
     return text

@@ -125,8 +125,9 @@ def output_path(path: Path, root: Path, out_dir: Path, fmt: str) -> Path:
     return out_dir / rel.parent / f"{rel.name}.{fmt}"
 
 
-def _jsonl_done(path: Path) -> set[str]:
-    """Audio paths already in a jsonl output. A torn last line (crash mid-write) is cut off and logged."""
+def _jsonl_repair(path: Path) -> set[str]:
+    """Audio paths already in a jsonl output. Lines that are not complete records (a crash mid-write tears
+    the last one) are cut off and logged, so new records never get glued onto a torn line."""
     if not path.exists():
         return set()
     raw = path.read_bytes()
@@ -138,7 +139,7 @@ def _jsonl_done(path: Path) -> set[str]:
         try:
             done.add(json.loads(line)["audio"])
             good.append(line)
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError):
             logger.warning("%s line %d is incomplete (interrupted write); dropping it, that file will be redone", path, i + 1)
     fixed = b"".join(g + b"\n" for g in good)
     if fixed != raw:
@@ -157,11 +158,12 @@ def run_batch(
 ) -> Iterator[FileOutcome]:
     """Process (file, root) pairs, writing one output per file; yields one FileOutcome per file.
 
-    A file that fails is reported (status "failed", `error` one line naming the reason) and leaves no
-    output; the others continue. With `resume`, files whose output already exists are skipped.
+    A file that fails for any reason is reported (status "failed", `error` one line naming the reason) and
+    leaves no output; the others continue. With `resume`, files whose output already exists are skipped;
+    without it they are redone (json/txt/srt replaced; jsonl gets another line, the last one counts).
     """
     out_dir = Path(out_dir)
-    done = _jsonl_done(out_dir / JSONL_NAME) if fmt == "jsonl" and resume else set()
+    done = _jsonl_repair(out_dir / JSONL_NAME) if fmt == "jsonl" else set()
     claimed: dict[Path, Path] = {}
     for path, root in files:
         target = output_path(path, root, out_dir, fmt)
@@ -189,5 +191,9 @@ def run_batch(
             continue
         except OSError as e:
             yield FileOutcome(path, "failed", wall_s=time.perf_counter() - t0, error=f"cannot write output: {e}")
+            continue
+        except Exception as e:  # one file must never stop the batch; the traceback goes to the debug log
+            logger.debug("unexpected error on %s", path, exc_info=True)
+            yield FileOutcome(path, "failed", wall_s=time.perf_counter() - t0, error=f"{type(e).__name__}: {e}".splitlines()[0])
             continue
         yield FileOutcome(path, "ok", result.duration_s, time.perf_counter() - t0, target, result=result)

@@ -6,13 +6,14 @@ from asr.hygiene import clean_text, cut_repetitions, is_hallucination, to_simpli
 @pytest.mark.parametrize(
     "raw,expected",
     [
-        ("這個問題後來發現", "这个问题后来发现"),
-        ("這個問題 後來發現,我們要投訴", "这个问题，后来发现，我们要投诉"),
+        ("這個問題後來發現", "这个问题后来发现。"),
+        ("這個問題 後來發現,我們要投訴", "这个问题，后来发现，我们要投诉。"),
         ("你好.我想問一下 3.5元怎麼算?", "你好。我想问一下 3.5元怎么算？"),
-        ("我家樓下的路燈壞了 (音乐)", "我家楼下的路灯坏了"),
-        ("好的好的好的好的好的好的", "好的好的"),
+        ("我家樓下的路燈壞了 (音乐)", "我家楼下的路灯坏了。"),
+        ("好的好的好的好的好的好的", "好的好的。"),
         ("那种奋不顾身的勇气。那种奋不顾身的勇气。", "那种奋不顾身的勇气。"),
-        ("浦东新区张杨路500号", "浦东新区张杨路500号"),
+        ("浦东新区张杨路500号", "浦东新区张杨路500号。"),
+        ("浦东新区张杨路500", "浦东新区张杨路500"),
         ("Hello world", "Hello world"),
         ("喂，你好！", "喂，你好！"),
     ],
@@ -52,3 +53,8 @@ def test_hygiene_cut_repetitions(text, expected):
 def test_hygiene_traditional_chars(text, count):
     assert traditional_chars(text) == count
     assert traditional_chars(to_simplified(text)) == 0
+
+
+@pytest.mark.parametrize("text,expected", [("我想问一下", "我想问一下"), ("好的，", "好的")])
+def test_hygiene_not_final_adds_no_full_stop(text, expected):
+    assert clean_text(text, final=False) == expected
