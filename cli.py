@@ -18,6 +18,8 @@ FIELD_LABELS = {
     "department": "承办部门",
     "location": "地点",
     "urgency": "紧急程度",
+    "caller_phone": "来电号码",
+    "caller_id": "证件号码",
     "summary": "摘要",
 }
 

@@ -3,7 +3,7 @@
 JSON contract (fields may be added by later versions, never removed):
     audio, duration_s, model,
     transcript: {text, segments: [{id, start_s, end_s, speaker, text}]},
-    ticket: {request_type, category, department, location, summary, urgency:
+    ticket: {request_type, category, department, location, urgency, caller_phone, caller_id, summary:
              {value (null = unknown), confidence, evidence: [{segment_id, start_char, end_char, text}], ...}}
 """
 
@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Union
 
-from .types import CallResult, LocationField, Segment, TicketDraft, TicketField, Transcript
+from .types import CallResult, LocationField, Segment, TicketDraft, TicketField, Transcript, UrgencyField
 
 __all__ = ["FORMATS", "render", "result_to_dict", "ticket_to_dict", "transcript_to_dict", "write_atomic", "append_line"]
 
@@ -34,6 +34,9 @@ def field_to_dict(f: TicketField) -> dict[str, Any]:
         d["candidates"] = [{"value": v, "probability": round(p, 4)} for v, p in f.candidates]
     if isinstance(f, LocationField):
         d["parts"] = {k: getattr(f.parts, k) for k in f.parts.__slots__}
+    if isinstance(f, UrgencyField):
+        d["priority"] = f.priority
+        d["time_limit_hours"] = f.time_limit_hours
     return d
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "TicketDraft",
     "TicketField",
     "Token",
+    "UrgencyField",
     "Transcript",
     "Word",
     "TICKET_FIELDS",
@@ -152,17 +153,30 @@ class LocationField(TicketField):
     parts: LocationParts = field(default_factory=LocationParts)
 
 
-TICKET_FIELDS = ("request_type", "category", "department", "location", "summary", "urgency")
+@dataclass(frozen=True, slots=True)
+class UrgencyField(TicketField):
+    """Urgency with the handling priority and time limit it implies (from a configurable table)."""
+
+    priority: Optional[str] = None  # e.g. "P1"
+    time_limit_hours: Optional[float] = None
+
+
+TICKET_FIELDS = ("request_type", "category", "department", "location", "urgency", "caller_phone", "caller_id", "summary")
 
 
 @dataclass(frozen=True, slots=True)
 class TicketDraft:
+    """The draft work order. `caller_phone` / `caller_id` hold numbers the caller said (unmasked: the
+    operator needs them); everything that is logged or summarised masks them."""
+
     request_type: TicketField
     category: TicketField
     department: TicketField
     location: TicketField
     summary: TicketField
     urgency: TicketField
+    caller_phone: TicketField = field(default_factory=TicketField.unknown)
+    caller_id: TicketField = field(default_factory=TicketField.unknown)
 
     def fields(self) -> tuple[tuple[str, TicketField], ...]:
         return tuple((name, getattr(self, name)) for name in TICKET_FIELDS)

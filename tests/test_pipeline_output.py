@@ -5,7 +5,7 @@ import pytest
 from pipeline.output import append_line, render, result_to_dict, write_atomic
 from pipeline.types import CallResult, Evidence, LocationField, LocationParts, Segment, TicketDraft, TicketField, Transcript
 
-CONTRACT_TICKET = {"request_type", "category", "department", "location", "summary", "urgency"}
+CONTRACT_TICKET = {"request_type", "category", "department", "location", "summary", "urgency", "caller_phone", "caller_id"}
 
 
 def _result():
