@@ -1,15 +1,21 @@
-"""Rebuild the derived audio samples from the five AISHELL / WenetSpeech clips in this folder.
+"""Rebuild the derived audio samples from the two AISHELL-1 clips in this folder.
 
-    python audio_samples/make_samples.py          # rewrites the derived files and references.tsv
+    python audio_samples/make_samples.py            # rewrites the derived files and references.tsv here
+    python audio_samples/make_samples.py OUT_DIR    # writes them to OUT_DIR instead (the sources stay here)
 
 Needs only numpy and PyAV (`av`, a core dependency of the project). The output is deterministic: the
 WAV files are written byte for byte by this script; the compressed ones are encoded with FFmpeg's
 bit-exact flags, so the same PyAV/FFmpeg build gives the same bytes (another build may differ slightly).
 
 Derived files (see ATTRIBUTION.md for the source clips and their licence):
-    call_stereo.wav              16 kHz stereo "call": left = operator, right = caller, turns taken in
-                                 order with 0.5 s gaps; the channel not speaking is digital silence (zeros).
-    call_joined.wav              all five clips joined with 0.8 s of silence, mono 16 kHz (about 30 s).
+    call_stereo.wav              16 kHz stereo "call", 14.37 s: left = operator, right = caller; 0.3 s lead-in,
+                                 turns taken in order with 0.5 s gaps, 0.3 s at the end; the channel not
+                                 speaking is digital silence (zeros). Turns (start-end, seconds):
+                                     operator  aishell-BAC009S0724W0121   0.30- 4.58
+                                     caller    BAC009S0764W0121           5.08- 9.28
+                                     operator  aishell-BAC009S0724W0121   9.78-14.07
+    call_joined.wav              the two clips alternated three times (0764, 0724, 0764, 0724, 0764, 0724)
+                                 and joined with 0.8 s of silence, mono 16 kHz, 29.45 s.
     BAC009S0764W0121_8k.wav      telephone band (300-3400 Hz), 8 kHz mono 16-bit PCM.
     BAC009S0764W0121.amr         AMR-NB, 8 kHz, 12.2 kbit/s (from the telephone-band signal).
     BAC009S0764W0121.mp3         MP3 (LAME), 16 kHz mono, 32 kbit/s.
@@ -20,6 +26,7 @@ Derived files (see ATTRIBUTION.md for the source clips and their licence):
 
 from __future__ import annotations
 
+import argparse
 import wave
 from pathlib import Path
 
@@ -29,27 +36,25 @@ HERE = Path(__file__).resolve().parent
 RATE_HZ = 16000
 TEL_RATE_HZ = 8000
 
-# The source clips (copied unchanged from the upstream repositories) and their corpus reference transcripts.
+# The source clips (AISHELL-1, copied unchanged from the upstream repositories) and their corpus reference
+# transcripts. Only these may be shipped: every other file in this folder is derived from them.
 CLIPS = {
     "BAC009S0764W0121.wav": "甚至出现交易几乎停滞的情况",
-    "IT0011W0001.wav": "换一首歌",
-    "TEST_MEETING_T0000000001_S00000.wav": (
-        "好首先说一下刚才这个经理说完的这个销售问题咱再说一下咱们的商场问题首先咱们商场上半年业这个先各部门儿汇报一下就是业绩"
-    ),
-    "TEST_NET_Y0000000000_-KTKHdZ2fb8_S00000.wav": "我有的时候说不清楚你们知道吗",
     "aishell-BAC009S0724W0121.wav": "广州市房地产中介协会分析",
 }
 FORMAT_SOURCE = "BAC009S0764W0121.wav"  # the clip rendered in every codec
+AUDIO_SUFFIXES = (".wav", ".amr", ".mp3", ".flac", ".ogg", ".m4a")
 
 # The stereo call: (speaker, clip) turns in time order. Channel 0 (left) = operator, 1 (right) = caller.
 CALL_SPEAKERS = ("operator", "caller")
 CALL_TURNS = (
-    ("operator", "IT0011W0001.wav"),
+    ("operator", "aishell-BAC009S0724W0121.wav"),
     ("caller", "BAC009S0764W0121.wav"),
-    ("operator", "TEST_NET_Y0000000000_-KTKHdZ2fb8_S00000.wav"),
-    ("caller", "aishell-BAC009S0724W0121.wav"),
+    ("operator", "aishell-BAC009S0724W0121.wav"),
 )
 CALL_GAP_S = 0.5
+# call_joined.wav: the clips in this order, 0.8 s of silence between them (about 29.5 s in all).
+JOIN_ORDER = ("BAC009S0764W0121.wav", "aishell-BAC009S0724W0121.wav") * 3
 JOIN_GAP_S = 0.8
 
 
@@ -131,42 +136,52 @@ def build_call(clips: dict[str, np.ndarray]) -> tuple[np.ndarray, list[tuple[str
 
 def build_joined(clips: dict[str, np.ndarray]) -> np.ndarray:
     parts = []
-    for i, name in enumerate(CLIPS):
+    for i, name in enumerate(JOIN_ORDER):
         if i:
             parts.append(silence(JOIN_GAP_S))
         parts.append(clips[name])
     return np.concatenate(parts)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out_dir", nargs="?", type=Path, default=HERE, help="where to write (default: this folder)")
+    out = ap.parse_args(argv).out_dir
+    out.mkdir(parents=True, exist_ok=True)
     clips = {name: read_wav(HERE / name) for name in CLIPS}
     refs = dict(CLIPS)
 
     stereo, turns = build_call(clips)
-    write_wav(HERE / "call_stereo.wav", stereo, RATE_HZ)
+    write_wav(out / "call_stereo.wav", stereo, RATE_HZ)
     refs["call_stereo.wav"] = "".join(CLIPS[clip] for _, clip in CALL_TURNS)
     for speaker, start, end in turns:
         print(f"call_stereo.wav  {speaker:<8} {start:6.2f}-{end:6.2f} s")
 
-    write_wav(HERE / "call_joined.wav", build_joined(clips), RATE_HZ)
-    refs["call_joined.wav"] = "".join(CLIPS.values())
+    joined = build_joined(clips)
+    write_wav(out / "call_joined.wav", joined, RATE_HZ)
+    refs["call_joined.wav"] = "".join(CLIPS[name] for name in JOIN_ORDER)
+    print(f"call_joined.wav  {len(joined) / RATE_HZ:.2f} s")
 
     stem = Path(FORMAT_SOURCE).stem
     source = clips[FORMAT_SOURCE]
     narrow = telephone_band(source)
-    write_wav(HERE / f"{stem}_8k.wav", narrow, TEL_RATE_HZ)
-    encode(HERE / f"{stem}.amr", narrow, TEL_RATE_HZ, "libopencore_amrnb", "amr", 12200)
-    encode(HERE / f"{stem}.mp3", source, RATE_HZ, "libmp3lame", "mp3", 32000)
-    encode(HERE / f"{stem}.flac", source, RATE_HZ, "flac", "flac")
-    encode(HERE / f"{stem}.ogg", source, RATE_HZ, "libopus", "ogg", 24000)
-    encode(HERE / f"{stem}.m4a", source, RATE_HZ, "aac", "ipod", 32000)
+    write_wav(out / f"{stem}_8k.wav", narrow, TEL_RATE_HZ)
+    encode(out / f"{stem}.amr", narrow, TEL_RATE_HZ, "libopencore_amrnb", "amr", 12200)
+    encode(out / f"{stem}.mp3", source, RATE_HZ, "libmp3lame", "mp3", 32000)
+    encode(out / f"{stem}.flac", source, RATE_HZ, "flac", "flac")
+    encode(out / f"{stem}.ogg", source, RATE_HZ, "libopus", "ogg", 24000)
+    encode(out / f"{stem}.m4a", source, RATE_HZ, "aac", "ipod", 32000)
     for suffix in ("_8k.wav", ".amr", ".mp3", ".flac", ".ogg", ".m4a"):
         refs[stem + suffix] = CLIPS[FORMAT_SOURCE]
 
     lines = ["file\treference\n"] + [f"{name}\t{text}\n" for name, text in sorted(refs.items())]
-    (HERE / "references.tsv").write_text("".join(lines), encoding="utf-8")
-    total = sum(p.stat().st_size for p in HERE.iterdir() if p.is_file())
-    print(f"{len(refs)} samples, {total / 1e6:.2f} MB in {HERE}")
+    (out / "references.tsv").write_text("".join(lines), encoding="utf-8")
+    if out.resolve() == HERE:
+        stale = sorted(p.name for p in HERE.glob("*.*") if p.suffix in AUDIO_SUFFIXES and p.name not in refs)
+        if stale:
+            print(f"not made by this script, delete them: {', '.join(stale)}")
+    total = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    print(f"{len(refs)} samples, {total / 1e6:.2f} MB in {out}")
 
 
 if __name__ == "__main__":

@@ -25,10 +25,10 @@ pytestmark = pytest.mark.model
 
 SAMPLES = Path(__file__).resolve().parent.parent / "audio_samples"
 GOOD = {  # name in the batch folder -> source clip
-    "short_a.wav": "IT0011W0001.wav",
-    "short_b.wav": "TEST_NET_Y0000000000_-KTKHdZ2fb8_S00000.wav",
+    "short_a.wav": "BAC009S0764W0121.wav",
+    "short_b.wav": "aishell-BAC009S0724W0121.wav",
 }
-REFERENCE = {"IT0011W0001.wav": "换一首歌", "TEST_NET_Y0000000000_-KTKHdZ2fb8_S00000.wav": "我有的时候说不清楚你们知道吗"}
+REFERENCE = {"BAC009S0764W0121.wav": "甚至出现交易几乎停滞的情况", "aishell-BAC009S0724W0121.wav": "广州市房地产中介协会分析"}
 # bad file name -> fragment of the reason the report must give
 BAD = {
     "empty.wav": "empty file (0 bytes)",
@@ -37,7 +37,9 @@ BAD = {
     "zero_length.wav": "contains no audio samples",
 }
 MISSING = "missing.wav"  # given on the command line, not present
-MAX_CER = 0.3  # per file, loose: text quality is the business of test_model_asr.py; measured 0.0 on both
+# Per file, loose: text quality is the business of test_model_asr.py. Measured 1/13 (0.077) on BAC009S0764W0121
+# and 2/12 (0.167) on aishell-BAC009S0724W0121 (json, txt, srt and jsonl alike); bound 4/13, 4/12.
+MAX_CER = 0.34
 SEGMENT_KEYS = {"id", "start_s", "end_s", "speaker", "text"}
 FIELD_KEYS = {"value", "confidence", "evidence"}
 EVIDENCE_KEYS = {"segment_id", "start_char", "end_char", "text"}
@@ -55,7 +57,7 @@ def _make_batch(folder: Path) -> None:
     folder.mkdir(parents=True)
     for name, clip in GOOD.items():
         shutil.copy(SAMPLES / clip, folder / name)
-    good = (SAMPLES / "IT0011W0001.wav").read_bytes()
+    good = (SAMPLES / GOOD["short_a.wav"]).read_bytes()
     (folder / "empty.wav").write_bytes(b"")
     (folder / "truncated.wav").write_bytes(good[: len(good) // 2])
     (folder / "notaudio.wav").write_text("这不是音频文件\n", encoding="utf-8")
@@ -122,6 +124,7 @@ def test_cli_transcribe_json_contract(batch, name):
         assert 0 <= seg["start_s"] <= seg["end_s"] <= doc["duration_s"]
     assert transcript["text"] == "".join(s["text"] for s in transcript["segments"])
     e, n = cer(REFERENCE[GOOD[name]], transcript["text"])
+    print(f"{GOOD[name]}: CER {e}/{n} = {e / n:.3f}  {transcript['text']}")
     assert e / n <= MAX_CER
     assert set(TICKET_FIELDS) <= set(doc["ticket"])
     for field in doc["ticket"].values():
@@ -142,7 +145,7 @@ def test_cli_transcribe_resume_skips_done_files(batch, expected_skipped):
 
 @pytest.mark.parametrize("fmt", ["txt", "srt", "jsonl"])
 def test_cli_transcribe_formats(tmp_path, fmt):
-    clip = "TEST_NET_Y0000000000_-KTKHdZ2fb8_S00000.wav"
+    clip = "aishell-BAC009S0724W0121.wav"
     src = tmp_path / "in" / clip
     src.parent.mkdir()
     shutil.copy(SAMPLES / clip, src)
@@ -171,13 +174,15 @@ def test_cli_transcribe_formats(tmp_path, fmt):
         assert doc["audio"] == str(src)
         said = doc["transcript"]["text"]
     e, n = cer(REFERENCE[clip], said)
+    print(f"{clip} as {fmt}: CER {e}/{n} = {e / n:.3f}  {said}")
     assert e / n <= MAX_CER
 
 
 @pytest.mark.parametrize("channels,labels", [("operator,caller", {"operator", "caller"})])
 def test_cli_transcribe_channels_label_lines(tmp_path, channels, labels):
     out = tmp_path / "out"
-    rc, _, stderr = run_cli(["transcribe", str(SAMPLES / "call_stereo.wav"), "--out", str(out), "--format", "txt", "--channels", channels])
+    argv = ["transcribe", str(SAMPLES / "call_stereo.wav"), "--out", str(out), "--format", "txt", "--channels", channels]
+    rc, _, stderr = run_cli(argv)
     assert rc == 0, stderr
     lines = (out / "call_stereo.wav.txt").read_text(encoding="utf-8").splitlines()
     seen = [re.match(r"\[(\w+)\] \S", line).group(1) for line in lines]
