@@ -48,6 +48,13 @@ def _pick_device(requested: str) -> str:
         return "cpu"
 
 
+def seed_sampling(seed: int = 0) -> None:
+    """Make temperature-fallback sampling repeatable: the same audio gives the same transcript."""
+    import ctranslate2
+
+    ctranslate2.set_random_seed(seed)
+
+
 def _load_faster_whisper():
     try:
         import faster_whisper
@@ -106,12 +113,13 @@ class WhisperEngine:
             raise ValueError(f"samples must be mono (1-D), got shape {samples.shape}")
         if len(samples) == 0:
             return
+        seed_sampling()
         segments, _info = self._model.transcribe(samples.astype(np.float32, copy=False), **self.transcribe_kwargs())
         n = 0
         for seg in segments:
             text = clean_text(seg.text)
             if not text:
-                logger.debug("dropped segment %.2f-%.2f %r", seg.start, seg.end, seg.text)
+                logger.debug("dropped segment %.2f-%.2f (%d characters of non-speech)", seg.start, seg.end, len(seg.text))
                 continue
             words = tuple(Word(w.start + offset_s, w.end + offset_s, w.word, w.probability) for w in (seg.words or ()))
             start = seg.start + offset_s

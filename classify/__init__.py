@@ -11,6 +11,9 @@ Stages:
     department.table.v1: the department responsible for the drafted category.
     location.gazetteer.v1: district, town/street, road and number, compound, intersection.
     urgency.rules.v1: 紧急/加急/一般 from cue phrases.
+    request_type.rules.v2: v1, plus 求助/投诉 at a modest confidence when the caller only describes a problem.
+    urgency.rules.v2: v1's level with the priority and time limit of ``priority_table.csv`` (UrgencyField).
+    caller.phone.v1, caller.id.v1: the phone and ID numbers the caller says (unmasked, digits only).
 """
 
 from __future__ import annotations
@@ -20,22 +23,27 @@ from types import MappingProxyType
 
 from pipeline.registry import Registry
 
-from . import category, department, location, request_type, urgency
+from . import caller, category, department, location, request_type, urgency
+from .caller import make_caller_id, make_caller_phone
 from .category import make_category_keywords
 from .department import make_department_table
 from .location import make_location_gazetteer
-from .request_type import make_request_type_rules
-from .urgency import make_urgency_rules
+from .request_type import make_request_type_rules, make_request_type_rules_v2
+from .urgency import make_urgency_rules, make_urgency_rules_v2
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "STAGES",
+    "make_caller_id",
+    "make_caller_phone",
     "make_category_keywords",
     "make_department_table",
     "make_location_gazetteer",
     "make_request_type_rules",
+    "make_request_type_rules_v2",
     "make_urgency_rules",
+    "make_urgency_rules_v2",
     "register",
 ]
 
@@ -46,6 +54,10 @@ STAGES = MappingProxyType({
     "department.table.v1": (make_department_table, department.DEFAULT_CONFIG),
     "location.gazetteer.v1": (make_location_gazetteer, location.DEFAULT_CONFIG),
     "urgency.rules.v1": (make_urgency_rules, urgency.DEFAULT_CONFIG),
+    "request_type.rules.v2": (make_request_type_rules_v2, request_type.DEFAULT_CONFIG_V2),
+    "urgency.rules.v2": (make_urgency_rules_v2, urgency.DEFAULT_CONFIG_V2),
+    "caller.phone.v1": (make_caller_phone, caller.DEFAULT_PHONE_CONFIG),
+    "caller.id.v1": (make_caller_id, caller.DEFAULT_ID_CONFIG),
 })
 
 

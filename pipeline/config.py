@@ -21,11 +21,13 @@ COMPUTE_TYPES = ("auto", "default", "int8", "int8_float16", "int8_float32", "int
 
 # ticket field -> registered stage name, run in this order (later stages may read earlier fields)
 DEFAULT_STAGES: Mapping[str, str] = {
-    "request_type": "request_type.rules.v1",
+    "request_type": "request_type.rules.v2",
     "category": "category.keywords.v1",
     "department": "department.table.v1",
     "location": "location.gazetteer.v1",
-    "urgency": "urgency.rules.v1",
+    "urgency": "urgency.rules.v2",
+    "caller_phone": "caller.phone.v1",
+    "caller_id": "caller.id.v1",
     "summary": "summarize.extractive.v1",
 }
 

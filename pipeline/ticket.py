@@ -93,4 +93,7 @@ class TicketBuilder:
         for ev in result.evidence:
             seg = by_id.get(ev.segment_id)
             if seg is None or ev.end_char > len(seg.text) or seg.text[ev.start_char : ev.end_char] != ev.text:
-                raise StageError(f"ticket stage {stage_name!r} returned evidence that does not match its segment: {ev!r}")
+                raise StageError(  # the text itself is not echoed: it may hold a caller's phone or ID number
+                    f"ticket stage {stage_name!r} returned evidence that does not match its segment: "
+                    f"segment {ev.segment_id}, characters {ev.start_char}..{ev.end_char}"
+                )

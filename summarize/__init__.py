@@ -3,6 +3,8 @@
 Stages:
     summarize.extractive.v1: "来电人反映：<where><what>；诉求：<request>。" from the caller's own clauses,
         with phone and ID numbers masked.
+    summarize.transformers.v1: the same shape written by a local seq2seq or causal language model (transformers,
+        torch: ``pip install 'hotline[llm]'``, imported only when the stage is built).
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ from types import MappingProxyType
 
 from pipeline.registry import Registry
 
-from . import extractive
+from . import extractive, transformers_backend
 from .extractive import make_extractive_summary
 from .privacy import mask_pii
+from .transformers_backend import make_transformers_summary
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["STAGES", "make_extractive_summary", "mask_pii", "register"]
+__all__ = ["STAGES", "make_extractive_summary", "make_transformers_summary", "mask_pii", "register"]
 
 # registered name -> (factory, default config)
-STAGES = MappingProxyType({"summarize.extractive.v1": (make_extractive_summary, extractive.DEFAULT_CONFIG)})
+STAGES = MappingProxyType({
+    "summarize.extractive.v1": (make_extractive_summary, extractive.DEFAULT_CONFIG),
+    "summarize.transformers.v1": (make_transformers_summary, transformers_backend.DEFAULT_CONFIG),
+})
 
 
 def register(registry: Registry) -> None:

@@ -21,6 +21,7 @@ from typing import Mapping, Optional
 from pipeline.types import Evidence, TextDoc, TicketField
 
 from .privacy import mask_pii as _mask_pii
+from .privacy import mask_pii_aligned
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def make_extractive_summary(
                 if _idle(c) or _CLOSER.match(c.text) or _STRONG_REQUEST.search(c.text) or _WEAK_REQUEST.search(c.text):
                     break
                 chosen.append(c)
-        what = "，".join(c.text for c in chosen)
+        what = "，".join(_said(doc, c, do_mask) for c in chosen)
         where = location.value.replace(" ", "") if location is not None and location.value else ""
         if where and any(_overlaps(c, where_spans) for c in chosen):
             where = ""  # the clause already says where
@@ -178,7 +179,7 @@ def make_extractive_summary(
         request, request_clause = fallback, None
         if request_idx is not None:
             request_clause = clauses[request_idx]
-            request = _CLOSER.sub("", request_clause.text) or fallback
+            request = _CLOSER.sub("", _said(doc, request_clause, do_mask)) or fallback
         if not chosen and request_clause is None:
             return TicketField.unknown()  # greetings only
         what = "，".join(p for p in (where, what) if p) or "相关问题"
@@ -193,6 +194,15 @@ def make_extractive_summary(
         return TicketField(summary, round(confidence, 4), evidence)
 
     return summarize
+
+
+def _said(doc: TextDoc, clause: Clause, mask: bool) -> str:
+    """The clause's text; with `mask`, numbers are masked by what its whole segment says, so a number said over
+    two clauses (幺三八，一二三四五六七八) is masked as one."""
+    if not mask:
+        return clause.text
+    seg = next(s for s in doc.segments if s.id == clause.segment_id)
+    return mask_pii_aligned(seg.text)[clause.start : clause.end]
 
 
 def _cited_spans(fields: Mapping[str, TicketField]) -> set[tuple[int, int, int]]:

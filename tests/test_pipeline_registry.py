@@ -34,17 +34,18 @@ def test_registry_refuses_different_function_under_taken_name(name):
 @pytest.mark.parametrize("name", ["category.nope.v9"])
 def test_registry_unknown_name_lists_available(name):
     reg = _fresh_registry()
-    with pytest.raises(ConfigError, match="available: category.keywords.v1"):
+    with pytest.raises(ConfigError, match="available: .*category.keywords.v1"):
         reg.build(name)
 
 
 @pytest.mark.parametrize("config", [{"confidence": 0.5}])
 def test_registry_build_merges_over_defaults(config):
     reg = _fresh_registry()
-    stage = reg.build("urgency.rules.v1", config)
+    name = DEFAULT_STAGES["urgency"]
+    stage = reg.build(name, config)
     assert stage(None, {}) == TicketField("urgency", 0.5)
-    with pytest.raises(ConfigError, match="urgency.rules.v1.colour"):
-        reg.build("urgency.rules.v1", {"colour": 1})
+    with pytest.raises(ConfigError, match=f"{name}.colour"):
+        reg.build(name, {"colour": 1})
 
 
 @pytest.mark.parametrize("field", ["category"])

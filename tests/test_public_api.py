@@ -7,12 +7,17 @@ import pytest
 from pipeline.ticket import default_registry
 
 REGISTERED_STAGES = {
-    "request_type.rules.v1",
+    "caller.id.v1",
+    "caller.phone.v1",
     "category.keywords.v1",
     "department.table.v1",
     "location.gazetteer.v1",
-    "urgency.rules.v1",
+    "request_type.rules.v1",
+    "request_type.rules.v2",
     "summarize.extractive.v1",
+    "summarize.transformers.v1",
+    "urgency.rules.v1",
+    "urgency.rules.v2",
 }
 
 
