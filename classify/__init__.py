@@ -10,6 +10,8 @@ Stages:
     category.keywords.v1: a top-level category of the taxonomy by keyword votes.
     department.table.v1: the department responsible for the drafted category.
     location.gazetteer.v1: district, town/street, road and number, compound, intersection.
+    location.spacy.v1: the same parts from spaCy token patterns over place-aware jieba words; anonymised districts
+        (A3区) as said, the district from a town/street or 居委 when unambiguous (needs spaCy: the ``zh`` extra).
     urgency.rules.v1: 紧急/加急/一般 from cue phrases.
     request_type.rules.v2: v1, plus 求助/投诉 at a modest confidence when the caller only describes a problem.
     urgency.rules.v2: v1's level with the priority and time limit of ``priority_table.csv`` (UrgencyField).
@@ -23,11 +25,12 @@ from types import MappingProxyType
 
 from pipeline.registry import Registry
 
-from . import caller, category, department, location, request_type, urgency
+from . import caller, category, department, location, location_spacy, request_type, urgency
 from .caller import make_caller_id, make_caller_phone
 from .category import make_category_keywords
 from .department import make_department_table
 from .location import make_location_gazetteer
+from .location_spacy import make_location_spacy
 from .request_type import make_request_type_rules, make_request_type_rules_v2
 from .urgency import make_urgency_rules, make_urgency_rules_v2
 
@@ -40,6 +43,7 @@ __all__ = [
     "make_category_keywords",
     "make_department_table",
     "make_location_gazetteer",
+    "make_location_spacy",
     "make_request_type_rules",
     "make_request_type_rules_v2",
     "make_urgency_rules",
@@ -53,6 +57,7 @@ STAGES = MappingProxyType({
     "category.keywords.v1": (make_category_keywords, category.DEFAULT_CONFIG),
     "department.table.v1": (make_department_table, department.DEFAULT_CONFIG),
     "location.gazetteer.v1": (make_location_gazetteer, location.DEFAULT_CONFIG),
+    "location.spacy.v1": (make_location_spacy, location_spacy.DEFAULT_CONFIG),
     "urgency.rules.v1": (make_urgency_rules, urgency.DEFAULT_CONFIG),
     "request_type.rules.v2": (make_request_type_rules_v2, request_type.DEFAULT_CONFIG_V2),
     "urgency.rules.v2": (make_urgency_rules_v2, urgency.DEFAULT_CONFIG_V2),

@@ -4,6 +4,10 @@ See classify/data/ATTRIBUTION.md for where the table comes from. Besides the ful
 the aliases of the table (浦东 for 浦东新区) and short forms of town names derived here (张江镇 → 张江,
 花木街道 → 花木). A name shared by places in several districts (虹桥: 长宁区 虹桥街道 and 闵行区 虹桥镇)
 resolves to no district.
+
+`load_communities` reads the 居委会/村委会 table ``sh_juwei.csv`` (derived from jionlp, Apache-2.0) and knows how
+callers say them: 梅陇七村居委, 露香居委 (露香社区), 华亭村村委. "社区" alone is not matched: every Chinese city
+has a 朝阳社区, while "居委" is how Shanghai callers name their committee.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from .resources import PathLike, data_path, read_table
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AdminArea", "AdminName", "Gazetteer", "load_gazetteer"]
+__all__ = ["AdminArea", "AdminName", "Communities", "Community", "Gazetteer", "load_communities", "load_gazetteer"]
 
 LEVELS = ("district", "town_street")
 _TOWN_SUFFIXES = ("街道", "镇", "乡")
@@ -116,3 +120,67 @@ def load_gazetteer(path: Optional[PathLike] = None) -> Gazetteer:
     matcher = CueMatcher([Cue(text, text, literal=True) for text in sorted(names)], str(file))
     logger.debug("gazetteer %s: %d areas, %d names", file, len(areas), len(names))
     return Gazetteer(tuple(areas), MappingProxyType(names), matcher, str(file))
+
+
+@dataclass(frozen=True, slots=True)
+class Community:
+    """A 居委会 (neighbourhood committee) or 村委会 (village) with its town/street and district."""
+
+    name: str
+    town_street: str
+    district: str
+
+
+@dataclass(frozen=True)
+class Communities:
+    """The spoken forms of every committee (梅陇七村居委, 露香居委会 …), each with the committees it may name."""
+
+    spoken: Mapping[str, tuple[Community, ...]]
+    matcher: CueMatcher
+    source: str
+
+    def district(self, said: str) -> Optional[str]:
+        """The district of the committee said as `said`, None if unknown or several districts have one so named."""
+        districts = {c.district for c in self.spoken.get(said, ())}
+        return next(iter(districts)) if len(districts) == 1 else None
+
+    def town_street(self, said: str) -> Optional[str]:
+        """The town/street of the committee said as `said`, None if unknown or ambiguous."""
+        towns = {(c.district, c.town_street) for c in self.spoken.get(said, ())}
+        return next(iter(towns))[1] if len(towns) == 1 else None
+
+
+_COMMITTEE_WORDS = {"社区": ("居委会", "居委"), "村": ("村委会", "村委")}
+
+
+def _spoken_forms(name: str) -> list[str]:
+    """How a caller names the committee `name`: 露香社区 → 露香社区居委(会), 露香居委(会); 华亭村 → 华亭村村委(会), 华亭村委(会)."""
+    forms = [name + w for w in ("居委会", "居委")]
+    for suffix, words in _COMMITTEE_WORDS.items():
+        if name.endswith(suffix):
+            stem = name[: -len(suffix)]
+            forms += [name + w for w in words]
+            if len(stem) >= 2:
+                forms += [stem + w for w in words]
+    return forms
+
+
+@lru_cache(maxsize=4)
+def load_communities(path: Optional[PathLike] = None) -> Communities:
+    """Read a committee CSV (columns name, town_street, district); None reads the shipped ``sh_juwei.csv``.
+
+    Raises:
+        ValueError: a row has an empty field (names the file and line).
+    """
+    file = data_path("sh_juwei.csv", path)
+    spoken: dict[str, list[Community]] = defaultdict(list)
+    for row in read_table(file, ("name", "town_street", "district")):
+        if not row["name"] or not row["town_street"] or not row["district"]:
+            raise ValueError(f"empty name, town_street or district in {row.where()}")
+        community = Community(row["name"], row["town_street"], row["district"])
+        for form in _spoken_forms(community.name):
+            spoken[form].append(community)
+    frozen = {form: tuple(dict.fromkeys(found)) for form, found in spoken.items()}
+    matcher = CueMatcher([Cue(form, form, literal=True) for form in sorted(frozen)], str(file))
+    logger.debug("communities %s: %d spoken forms", file, len(frozen))
+    return Communities(MappingProxyType(frozen), matcher, str(file))

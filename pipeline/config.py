@@ -24,7 +24,7 @@ DEFAULT_STAGES: Mapping[str, str] = {
     "request_type": "request_type.rules.v2",
     "category": "category.keywords.v1",
     "department": "department.table.v1",
-    "location": "location.gazetteer.v1",
+    "location": "location.spacy.v1",
     "urgency": "urgency.rules.v2",
     "caller_phone": "caller.phone.v1",
     "caller_id": "caller.id.v1",

@@ -66,7 +66,7 @@ def test_ticket_builder_rejects_evidence_not_in_text(span):
     reg = Registry()
     for field, name in DEFAULT_STAGES.items():
         reg.register(name, liar if field == "location" else _const(field), {} if field == "location" else {"value": field, "confidence": 0.9})
-    with pytest.raises(StageError, match="location.gazetteer.v1.*evidence"):
+    with pytest.raises(StageError, match=f"{DEFAULT_STAGES['location']}.*evidence"):
         TicketBuilder(registry=reg).build(text_transcript("路灯坏了"))
 
 

@@ -12,6 +12,7 @@ REGISTERED_STAGES = {
     "category.keywords.v1",
     "department.table.v1",
     "location.gazetteer.v1",
+    "location.spacy.v1",
     "request_type.rules.v1",
     "request_type.rules.v2",
     "summarize.extractive.v1",
