@@ -17,7 +17,7 @@ from functools import lru_cache
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["clean_text", "is_hallucination", "to_simplified", "traditional_chars", "cut_repetitions"]
+__all__ = ["clean_text", "clean_word", "is_hallucination", "to_simplified", "traditional_chars", "cut_repetitions"]
 
 # Phrases Whisper emits on silence, music or noise (learned from subtitle credits in its training data).
 # Matched after Simplified conversion and with punctuation/spaces removed; a segment that is nothing but
@@ -137,3 +137,15 @@ def clean_text(text: str, final: bool = True) -> str:
     if final and _ENDS_CJK.search(text):
         text += "。"
     return text
+
+
+def clean_word(word: str) -> str:
+    """One streamed word: Simplified, Chinese punctuation, no surrounding spaces; "" for sound tags."""
+    word = to_simplified(unicodedata.normalize("NFC", word)).strip()
+    if _TAG_RE.fullmatch(word):
+        return ""
+    if not word:
+        return ""
+    if word.endswith(".") and not word[:-1][-1:].isdigit():
+        word = word[:-1] + "。"
+    return "".join(_ASCII_TO_CJK.get(ch, ch) for ch in word)

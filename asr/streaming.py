@@ -1,0 +1,290 @@
+"""Streaming recognition: one protocol, a pure commit policy, and a VAD-endpointed Whisper processor.
+
+Protocol (the shape of whisper_streaming's OnlineASRProcessor):
+
+    asr.insert_audio_chunk(samples)   # 16 kHz mono float32, any length
+    update = asr.process_iter()       # newly committed words + the current unstable tail
+    update = asr.finish()             # end of stream: everything left is committed
+    asr.reset()
+
+`OnlineWhisper` decodes only the current utterance. Silero VAD finds where speech ends: after
+`endpoint_silence_s` of silence the utterance is decoded one last time and committed whole. While the
+caller keeps talking, LocalAgreement-2 commits the words two consecutive decodes agree on, so no word
+waits for a pause. Committed audio is cut from the buffer, so memory and decode cost stay flat however
+long the call is. The mel window is only as long as the buffer (see WhisperEngine.transcribe_words).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional, Protocol
+
+import numpy as np
+
+from pipeline.types import Word
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LocalAgreement", "OnlineWhisper", "StreamUpdate", "StreamingASR", "StreamingOptions", "WordBackend", "should_decode"]
+
+SAMPLE_RATE_HZ = 16000
+
+
+@dataclass(frozen=True, slots=True)
+class StreamUpdate:
+    """What one step produced. Times are stream times (seconds since the stream began)."""
+
+    committed: tuple[Word, ...] = ()
+    tail: tuple[Word, ...] = ()
+    endpoint: bool = False  # an utterance ended with this update
+
+
+class StreamingASR(Protocol):
+    def insert_audio_chunk(self, samples: np.ndarray) -> None: ...
+
+    def process_iter(self) -> StreamUpdate: ...
+
+    def finish(self) -> StreamUpdate: ...
+
+    def reset(self) -> None: ...
+
+
+class WordBackend(Protocol):
+    """What a streaming processor needs from an ASR engine (WhisperEngine implements it)."""
+
+    def transcribe_words(
+        self, samples: np.ndarray, prompt: str = "", final: bool = False, beam_size: Optional[int] = None, min_window_s: int = 5
+    ) -> list[Word]: ...
+
+
+@dataclass(frozen=True)
+class StreamingOptions:
+    """Streaming settings.
+
+    Attributes:
+        min_step_s: new audio needed before decoding again (bounds CPU use).
+        endpoint_silence_s: trailing silence that ends an utterance (0.5–0.8 s is natural speech).
+        max_buffer_s: longest audio decoded at once; beyond it words are committed without agreement.
+        vad_threshold: Silero speech probability threshold.
+        beam_size: beam for streaming decodes (final decodes at an endpoint use it too).
+        prompt_chars: committed text (characters) given to Whisper as context; 0 for none.
+        min_window_s: shortest mel window decoded (5–30 s; Whisper was trained on 30 s windows, shorter
+            ones encode much faster).
+    """
+
+    min_step_s: float = 1.0
+    endpoint_silence_s: float = 0.6
+    max_buffer_s: float = 12.0
+    vad_threshold: float = 0.5
+    beam_size: int = 5
+    prompt_chars: int = 0
+    min_window_s: int = 5
+
+    def __post_init__(self) -> None:
+        from pipeline.errors import ConfigError
+
+        for name, lo, hi in (
+            ("min_step_s", 0.1, 10.0),
+            ("endpoint_silence_s", 0.2, 5.0),
+            ("max_buffer_s", 3.0, 30.0),
+            ("vad_threshold", 0.05, 0.95),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not lo <= value <= hi:
+                raise ConfigError(f"streaming.{name}", value, f"a number in {lo}..{hi}")
+        if not isinstance(self.beam_size, int) or not 1 <= self.beam_size <= 10:
+            raise ConfigError("streaming.beam_size", self.beam_size, "an integer in 1..10")
+        if not isinstance(self.prompt_chars, int) or not 0 <= self.prompt_chars <= 200:
+            raise ConfigError("streaming.prompt_chars", self.prompt_chars, "an integer in 0..200")
+
+
+def _key(word: Word) -> str:
+    return "".join(ch for ch in word.text if ch.isalnum()).lower()
+
+
+class LocalAgreement:
+    """LocalAgreement-2 commit policy. Pure: no audio, no model, no clock.
+
+    Each hypothesis is the decode of the whole audio buffer, so it starts by re-reading the words
+    already committed from that buffer. Those are found by aligning the hypothesis's characters with
+    the committed ones (edit distance, so a re-read that differs slightly is still recognised; word
+    timestamps alone drift too much), and only the words after them are new. Of the new words, the
+    longest prefix on which two consecutive hypotheses agree is committed. A committed word is never
+    emitted again, and `flush` commits what is left at the end of an utterance.
+    Call `buffer_cut()` whenever the audio buffer is cut behind the committed words.
+    """
+
+    def __init__(self) -> None:
+        self.committed_until_s = 0.0
+        self._in_buffer: list[Word] = []  # committed words whose audio is still in the buffer
+        self._previous: list[Word] = []
+
+    def buffer_cut(self) -> None:
+        self._in_buffer = []
+
+    def _fresh(self, words: list[Word]) -> list[Word]:
+        """The words of a whole-buffer hypothesis that come after the committed ones."""
+        if not self._in_buffer:
+            return [w for w in words if w.start_s > self.committed_until_s - 0.15]
+        done = "".join(_key(w) for w in self._in_buffer)
+        keys = [_key(w) for w in words]
+        text = "".join(keys)
+        # row[j] = edit distance between all committed characters and text[:j]
+        prev = list(range(len(text) + 1))
+        for i, c in enumerate(done, 1):
+            row = [i] + [0] * len(text)
+            for j, t in enumerate(text, 1):
+                row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (c != t))
+            prev = row
+        best_k, best_cost, pos = 0, prev[0], 0
+        for k, key in enumerate(keys, 1):
+            pos += len(key)
+            if prev[pos] <= best_cost:
+                best_k, best_cost = k, prev[pos]
+        return [w for w in words[best_k:] if w.end_s > self.committed_until_s - 0.5]
+
+    def _commit(self, words: list[Word]) -> tuple[Word, ...]:
+        if words:
+            self.committed_until_s = max(self.committed_until_s, words[-1].end_s)
+            self._in_buffer.extend(words)
+        return tuple(words)
+
+    def update(self, hypothesis: list[Word]) -> tuple[tuple[Word, ...], tuple[Word, ...]]:
+        """Returns (newly committed words, unstable tail)."""
+        current = self._fresh(hypothesis)
+        n = 0
+        while n < min(len(current), len(self._previous)) and _key(current[n]) == _key(self._previous[n]):
+            n += 1
+        committed = self._commit(current[:n])
+        self._previous = current[n:]
+        return committed, tuple(self._previous)
+
+    def force(self, tail: list[Word], until_s: float) -> tuple[Word, ...]:
+        """Commit the leading words of the pending `tail` that end by `until_s`, without agreement."""
+        n = 0
+        while n < len(tail) and tail[n].end_s <= until_s:
+            n += 1
+        self._previous = list(tail[n:])
+        return self._commit(list(tail[:n]))
+
+    def flush(self, final: Optional[list[Word]] = None) -> tuple[Word, ...]:
+        """End of utterance or stream: commit `final` (a last whole-buffer hypothesis) or else the pending tail."""
+        words = self._fresh(final) if final is not None else self._previous
+        self._previous = []
+        return self._commit(words)
+
+
+def should_decode(new_audio_s: float, buffer_s: float, min_step_s: float) -> bool:
+    """Decode when enough new audio arrived since the last decode and there is something to decode."""
+    return buffer_s >= 0.3 and new_audio_s >= min_step_s
+
+
+class OnlineWhisper:
+    """StreamingASR on a WordBackend with Silero VAD endpointing and LocalAgreement-2 (see module docstring)."""
+
+    def __init__(self, backend: WordBackend, options: Optional[StreamingOptions] = None, vad=None):
+        self.backend = backend
+        self.options = options or StreamingOptions()
+        self._vad = vad  # callable(audio) -> list of (start_s, end_s); Silero by default
+        self.reset()
+
+    def reset(self) -> None:
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start_s = 0.0  # stream time of self._buffer[0]
+        self._since_decode_s = 0.0
+        self._agreement = LocalAgreement()
+        self._committed_text = ""
+
+    # --- audio in -------------------------------------------------------------------------------
+    def insert_audio_chunk(self, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"audio chunk must be mono (1-D), got shape {samples.shape}")
+        self._buffer = np.concatenate([self._buffer, samples])
+        self._since_decode_s += len(samples) / SAMPLE_RATE_HZ
+
+    @property
+    def buffer_s(self) -> float:
+        return len(self._buffer) / SAMPLE_RATE_HZ
+
+    @property
+    def stream_end_s(self) -> float:
+        return self._buffer_start_s + self.buffer_s
+
+    # --- helpers --------------------------------------------------------------------------------
+    def _speech(self) -> list[tuple[float, float]]:
+        if self._vad is not None:
+            return list(self._vad(self._buffer))
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        opts = VadOptions(threshold=self.options.vad_threshold, min_silence_duration_ms=int(self.options.endpoint_silence_s * 500), speech_pad_ms=100)
+        return [(c["start"] / SAMPLE_RATE_HZ, c["end"] / SAMPLE_RATE_HZ) for c in get_speech_timestamps(self._buffer, opts)]
+
+    def _trim_to(self, t_s: float) -> None:
+        """Drop buffered audio before stream time `t_s`."""
+        cut = int(round((t_s - self._buffer_start_s) * SAMPLE_RATE_HZ))
+        cut = max(0, min(cut, len(self._buffer)))
+        self._buffer = self._buffer[cut:]
+        self._buffer_start_s += cut / SAMPLE_RATE_HZ
+
+    def _decode(self, until_s: Optional[float] = None, final: bool = False) -> list[Word]:
+        audio = self._buffer if until_s is None else self._buffer[: int((until_s - self._buffer_start_s) * SAMPLE_RATE_HZ)]
+        prompt = self._committed_text[-self.options.prompt_chars :] if self.options.prompt_chars else ""
+        words = self.backend.transcribe_words(
+            audio, prompt=prompt, final=final, beam_size=self.options.beam_size, min_window_s=self.options.min_window_s
+        )
+        return [w.with_offset(self._buffer_start_s) for w in words]
+
+    def _note(self, committed: tuple[Word, ...]) -> tuple[Word, ...]:
+        self._committed_text += "".join(w.text for w in committed)
+        return committed
+
+    # --- steps ----------------------------------------------------------------------------------
+    def process_iter(self) -> StreamUpdate:
+        if not should_decode(self._since_decode_s, self.buffer_s, self.options.min_step_s):
+            return StreamUpdate()
+        self._since_decode_s = 0.0
+        speech = self._speech()
+        if not speech:  # silence: keep only a short tail in case speech starts at its very end
+            pending = self._note(self._agreement.flush())
+            self._trim_to(max(self._buffer_start_s, self.stream_end_s - 0.3))
+            self._agreement.buffer_cut()
+            return StreamUpdate(pending, (), bool(pending))
+        # The buffer is never cut at a VAD speech start: Silero, started cold on the buffer, often misses
+        # the first half second of speech there. It is cut only at an endpoint, after long silence, or
+        # behind committed words when it grows past max_buffer_s.
+        # An utterance is over when a silence of endpoint_silence_s follows it: at the end of the buffer,
+        # or between two speech regions (the caller paused and went on before the next decode).
+        ends = [self._buffer_start_s + b for _, b in speech]
+        starts = [self._buffer_start_s + a for a, _ in speech[1:]] + [self.stream_end_s]
+        gap_ends = [e for e, nxt in zip(ends, starts) if nxt - e >= self.options.endpoint_silence_s]
+        if gap_ends:
+            # decode the finished utterance(s) once more, commit the rest of them, drop their audio
+            end_s = min(self.stream_end_s, gap_ends[-1] + 0.2)
+            committed = self._note(self._agreement.flush(self._decode(end_s, final=True)))
+            self._trim_to(end_s)
+            self._agreement.buffer_cut()
+            return StreamUpdate(committed, (), True)
+        hypothesis = self._decode()
+        committed, tail = self._agreement.update(hypothesis)
+        if self.buffer_s > self.options.max_buffer_s:
+            # a long utterance: commit what is old enough without agreement, and cut the buffer there
+            forced = self._agreement.force(list(tail), self.stream_end_s - 3.0)
+            committed += forced
+            tail = tail[len(forced) :]
+            self._trim_to(max(self._buffer_start_s, self._agreement.committed_until_s))
+            self._agreement.buffer_cut()
+        self._note(committed)
+        return StreamUpdate(committed, tail, False)
+
+    def finish(self) -> StreamUpdate:
+        """Commit everything left (the final decode of the last utterance)."""
+        committed: tuple[Word, ...] = ()
+        if self.buffer_s >= 0.1 and self._speech():
+            committed = self._agreement.flush(self._decode(final=True))
+        else:
+            committed = self._agreement.flush()
+        self._note(committed)
+        self._trim_to(self.stream_end_s)
+        return StreamUpdate(committed, (), True)

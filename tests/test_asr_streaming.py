@@ -1,0 +1,168 @@
+"""The streaming commit policy and processor, with scripted hypotheses (no model)."""
+
+import numpy as np
+import pytest
+
+from asr.streaming import LocalAgreement, OnlineWhisper, StreamingOptions, should_decode
+from pipeline.errors import ConfigError
+from pipeline.types import Word
+
+SR = 16000
+
+
+def words(spec: str, start: float = 0.0, step: float = 0.3) -> list[Word]:
+    """'a b c' -> words a, b, c at 0.3 s each from `start`."""
+    return [Word(start + i * step, start + (i + 1) * step, w) for i, w in enumerate(spec.split())]
+
+
+def texts(ws) -> str:
+    return " ".join(w.text for w in ws)
+
+
+@pytest.mark.parametrize(
+    "hypotheses,committed_per_step",
+    [
+        (["a b", "a b c", "a b c d", "a b c d e"], ["", "a b", "c", "d"]),
+        (["a x", "a b", "a b c", "a b c"], ["", "a", "b", "c"]),
+        (["a", "b", "c"], ["", "", ""]),  # no two consecutive hypotheses agree: nothing committed yet
+    ],
+)
+def test_streaming_local_agreement_commits_stable_prefix_once(hypotheses, committed_per_step):
+    la = LocalAgreement()
+    got = [texts(la.update(words(h))[0]) for h in hypotheses]
+    assert got == committed_per_step
+
+
+@pytest.mark.parametrize("final", [None, "a b c d e f"])
+def test_streaming_local_agreement_never_loses_tail_at_flush(final):
+    la = LocalAgreement()
+    emitted = []
+    for h in ["a b c", "a b c d", "a b c d e"]:
+        emitted += la.update(words(h))[0]
+    emitted += la.flush(words(final) if final else None)
+    assert texts(emitted) == ("a b c d e f" if final else "a b c d e")
+    # nothing is emitted twice, and a flush with nothing pending emits nothing
+    assert la.flush() == ()
+
+
+@pytest.mark.parametrize(
+    "committed,hypothesis,fresh",
+    [
+        ("这 太 过", "这 太 过 饭 了吧", "饭 了吧"),  # exact re-read of the committed words
+        ("这 太 过", "这 太 锅 分 了吧", "分 了吧"),  # re-read that differs in one character
+        ("就 是 这样", "就 这样 吧", "吧"),  # re-read with a word dropped
+    ],
+)
+def test_streaming_reread_of_committed_words_is_not_emitted_again(committed, hypothesis, fresh):
+    la = LocalAgreement()
+    la.update(words(committed))
+    assert texts(la.update(words(committed))[0]) == committed
+    assert texts(la.update(words(hypothesis))[1]) == fresh
+
+
+@pytest.mark.parametrize("until", [0.7])
+def test_streaming_force_commits_old_words(until):
+    la = LocalAgreement()
+    tail = la.update(words("a b c d"))[1]
+    assert texts(la.force(list(tail), until)) == "a b"
+    assert texts(la.flush()) == "c d"
+
+
+@pytest.mark.parametrize("new,buf,step,expected", [(1.0, 2.0, 1.0, True), (0.5, 2.0, 1.0, False), (1.0, 0.1, 1.0, False)])
+def test_streaming_should_decode(new, buf, step, expected):
+    assert should_decode(new, buf, step) is expected
+
+
+class ScriptBackend:
+    """Transcribes a buffer to the scripted words that lie inside it (times relative to the buffer)."""
+
+    def __init__(self, script: list[Word], stream):
+        self.script = script
+        self.stream = stream  # the OnlineWhisper, to know where its buffer starts
+        self.calls = 0
+
+    def transcribe_words(self, samples, prompt="", final=False, beam_size=None, min_window_s=5):
+        self.calls += 1
+        start = self.stream._buffer_start_s
+        end = start + len(samples) / SR
+        return [Word(w.start_s - start, w.end_s - start, w.text) for w in self.script if w.start_s >= start - 0.01 and w.end_s <= end]
+
+
+def _energy_vad(audio):
+    """Speech = non-zero samples (the fake audio is 0 in silence, 0.5 in speech)."""
+    active = np.abs(audio) > 0.1
+    out, i = [], 0
+    while i < len(active):
+        if active[i]:
+            j = i
+            while j < len(active) and active[j]:
+                j += 1
+            out.append((i / SR, j / SR))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _run(script_words, speech, total_s, opts=None):
+    audio = np.zeros(int(total_s * SR), np.float32)
+    for a, b in speech:
+        audio[int(a * SR) : int(b * SR)] = 0.5
+    asr = OnlineWhisper(None, opts or StreamingOptions(), vad=_energy_vad)
+    asr.backend = ScriptBackend(script_words, asr)
+    out, endpoints, max_buffer = [], 0, 0.0
+    for p in range(0, len(audio), SR // 10):
+        asr.insert_audio_chunk(audio[p : p + SR // 10])
+        u = asr.process_iter()
+        out += u.committed
+        endpoints += u.endpoint
+        max_buffer = max(max_buffer, asr.buffer_s)
+    out += asr.finish().committed
+    return out, endpoints, max_buffer, asr
+
+
+@pytest.mark.parametrize("gap_s", [1.5])
+def test_streaming_endpoint_commits_each_utterance(gap_s):
+    u1 = words("你好 我 想 反映 问题", start=0.5)
+    u2 = words("路灯 坏 了", start=0.5 + 1.5 + gap_s)
+    speech = [(0.5, 0.5 + 1.5), (u2[0].start_s, u2[-1].end_s)]
+    out, endpoints, _, _ = _run(u1 + u2, speech, total_s=u2[-1].end_s + 2.0)
+    assert texts(out) == texts(u1 + u2)
+    assert endpoints >= 2
+
+
+@pytest.mark.parametrize("minutes", [3])
+def test_streaming_buffer_stays_bounded_over_a_long_call(minutes):
+    """Talk 4 s, pause 1 s, for minutes: every word committed once, and the buffer never grows."""
+    script, speech, t = [], [], 0.2
+    while t + 5 < minutes * 60:
+        ws = words("一 二 三 四 五 六 七 八 九 十 十一 十二 十三", start=t)
+        script += ws
+        speech.append((t, ws[-1].end_s))
+        t = ws[-1].end_s + 1.0
+    out, _, max_buffer, asr = _run(script, speech, total_s=minutes * 60)
+    assert [w.text for w in out] == [w.text for w in script]
+    assert max_buffer < 7.0  # one utterance (3.9 s) + its pause + the next step's audio
+    assert asr.buffer_s < 1.0
+
+
+@pytest.mark.parametrize("talk_s", [30])
+def test_streaming_long_utterance_without_pause_is_forced_out(talk_s):
+    """No pause at all: max_buffer_s bounds the buffer and nothing is lost."""
+    script = words(" ".join(str(i) for i in range(int(talk_s / 0.3))), start=0.0)
+    out, _, max_buffer, _ = _run(script, [(0.0, talk_s)], total_s=talk_s + 1.0, opts=StreamingOptions(max_buffer_s=8.0))
+    assert [w.text for w in out] == [w.text for w in script]
+    assert max_buffer <= 8.0 + 1.5
+
+
+@pytest.mark.parametrize("field,value", [("min_step_s", 0), ("endpoint_silence_s", 9), ("beam_size", 0), ("prompt_chars", -1)])
+def test_streaming_options_validated(field, value):
+    with pytest.raises(ConfigError, match=f"streaming.{field}"):
+        StreamingOptions(**{field: value})
+
+
+@pytest.mark.parametrize("shape", [(2, 100)])
+def test_streaming_rejects_multichannel_chunk(shape):
+    asr = OnlineWhisper(None, vad=_energy_vad)
+    with pytest.raises(ValueError, match="mono"):
+        asr.insert_audio_chunk(np.zeros(shape, np.float32))
