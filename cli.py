@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", help="with --jsonl: write here instead of stdout")
     _add_asr_args(k)
 
+    tc = sub.add_parser("train-classifier", help="train the category classifier on labelled tickets (JSONL: text, category)")
+    tc.add_argument("data", help='JSONL file, one {"text": …, "category": …} per line')
+    tc.add_argument("--out", default="hotline_classifier", help="output folder for the model (.npz) and its card (.json)")
+    tc.add_argument("--name", default="category_linear_v1", help="model name (file stem)")
+    tc.add_argument("--all-rows", action="store_true", help="train on every row (default: hold out 20%% and report on it)")
+
     m = sub.add_parser("models", help="list the known models and which are ready offline")
     m.add_argument("--model-dir", help="model cache directory")
     m.add_argument("--fetch", metavar="NAME", help="assemble or download NAME into the cache now")
@@ -222,6 +228,23 @@ def _ticket_jsonl(pipeline, path: Path, out: Optional[str]) -> int:
     return 1 if bad else 0
 
 
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    from classify.train import train_from_jsonl
+
+    try:
+        report = train_from_jsonl(Path(args.data), Path(args.out), name=args.name, hold_out=not args.all_rows)
+    except (OSError, ValueError) as e:
+        print(f"hotline: error: {e}", file=sys.stderr)
+        return 2
+    print(f"model: {report.model_path} ({report.size_bytes / 1e6:.1f} MB, {report.terms} terms, classes: {', '.join(report.classes)})")
+    print(f"card:  {report.card_path}")
+    print(f"cross-validation accuracy {report.cv_accuracy:.4f}, macro-F1 {report.cv_macro_f1:.4f}")
+    if report.held_out_rows:
+        print(f"held-out ({report.held_out_rows} rows) accuracy {report.held_out_accuracy:.4f}, macro-F1 {report.held_out_macro_f1:.4f}")
+    print(f'use it with: --config FILE containing {{"ticket": {{"stage_config": {{"category.linear.v1": {{"model": "{report.model_path}"}}}}}}}}')
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -248,7 +271,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from pipeline.errors import HotlineError
 
     try:
-        return {"transcribe": cmd_transcribe, "ticket": cmd_ticket, "models": cmd_models}[args.command](args)
+        commands = {"transcribe": cmd_transcribe, "ticket": cmd_ticket, "train-classifier": cmd_train_classifier, "models": cmd_models}
+        return commands[args.command](args)
     except HotlineError as e:
         print(f"hotline: error: {e}", file=sys.stderr)
         return 2

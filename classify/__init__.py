@@ -8,6 +8,8 @@ every table can be replaced through the stage's config.
 Stages:
     request_type.rules.v1: 咨询/求助/投诉/举报/建议/表扬 from cue phrases.
     category.keywords.v1: a top-level category of the taxonomy by keyword votes.
+    category.linear.v1: a top-level category from a trained linear model (numpy only at run time), top-3
+        probabilities, the keyword lexicon for categories without training rows.
     department.table.v1: the department responsible for the drafted category.
     location.gazetteer.v1: district, town/street, road and number, compound, intersection.
     location.spacy.v1: the same parts from spaCy token patterns over place-aware jieba words; anonymised districts
@@ -25,10 +27,11 @@ from types import MappingProxyType
 
 from pipeline.registry import Registry
 
-from . import caller, category, department, location, location_spacy, request_type, urgency
+from . import caller, category, department, linear, location, location_spacy, request_type, urgency
 from .caller import make_caller_id, make_caller_phone
 from .category import make_category_keywords
 from .department import make_department_table
+from .linear import make_category_linear
 from .location import make_location_gazetteer
 from .location_spacy import make_location_spacy
 from .request_type import make_request_type_rules, make_request_type_rules_v2
@@ -41,6 +44,7 @@ __all__ = [
     "make_caller_id",
     "make_caller_phone",
     "make_category_keywords",
+    "make_category_linear",
     "make_department_table",
     "make_location_gazetteer",
     "make_location_spacy",
@@ -55,6 +59,7 @@ __all__ = [
 STAGES = MappingProxyType({
     "request_type.rules.v1": (make_request_type_rules, request_type.DEFAULT_CONFIG),
     "category.keywords.v1": (make_category_keywords, category.DEFAULT_CONFIG),
+    "category.linear.v1": (make_category_linear, linear.DEFAULT_CONFIG),
     "department.table.v1": (make_department_table, department.DEFAULT_CONFIG),
     "location.gazetteer.v1": (make_location_gazetteer, location.DEFAULT_CONFIG),
     "location.spacy.v1": (make_location_spacy, location_spacy.DEFAULT_CONFIG),

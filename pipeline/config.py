@@ -22,7 +22,7 @@ COMPUTE_TYPES = ("auto", "default", "int8", "int8_float16", "int8_float32", "int
 # ticket field -> registered stage name, run in this order (later stages may read earlier fields)
 DEFAULT_STAGES: Mapping[str, str] = {
     "request_type": "request_type.rules.v2",
-    "category": "category.keywords.v1",
+    "category": "category.linear.v1",
     "department": "department.table.v1",
     "location": "location.spacy.v1",
     "urgency": "urgency.rules.v2",

@@ -10,6 +10,7 @@ REGISTERED_STAGES = {
     "caller.id.v1",
     "caller.phone.v1",
     "category.keywords.v1",
+    "category.linear.v1",
     "department.table.v1",
     "location.gazetteer.v1",
     "location.spacy.v1",
