@@ -17,6 +17,7 @@ import numpy as np
 from models import hotwords as domain_hotwords
 from models import resolve_whisper
 from pipeline.config import AsrOptions
+from pipeline.deps import require
 from pipeline.errors import ModelError
 from pipeline.types import Segment, Word
 
@@ -58,11 +59,7 @@ def seed_sampling(seed: int = 0) -> None:
 
 
 def _load_faster_whisper():
-    try:
-        import faster_whisper
-    except ImportError:
-        raise ImportError("speech recognition needs faster-whisper: pip install 'hotline[asr]'") from None
-    return faster_whisper
+    return require("faster_whisper", "asr", "speech recognition")
 
 
 class WhisperEngine:

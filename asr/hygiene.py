@@ -15,6 +15,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from pipeline.deps import require
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["clean_text", "clean_word", "is_hallucination", "to_simplified", "traditional_chars", "cut_repetitions"]
@@ -63,11 +65,7 @@ _REPEAT_PHRASE = re.compile(r"([^，。？！；：、\s]{6,}?)([，。？！；
 
 @lru_cache(maxsize=1)
 def _t2s():
-    try:
-        import opencc
-    except ImportError:
-        raise ImportError("Simplified-Chinese conversion needs OpenCC: pip install 'hotline[asr]'") from None
-    return opencc.OpenCC("t2s")
+    return require("opencc", "asr", "Simplified-Chinese conversion").OpenCC("t2s")
 
 
 def to_simplified(text: str) -> str:

@@ -28,6 +28,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from pipeline.deps import require
 from pipeline.types import Segment, TextDoc, TicketField
 
 from .gazetteer import Communities, Gazetteer, load_communities, load_gazetteer
@@ -123,11 +124,7 @@ _SUFFIX_TAGS = ("ROAD", "COMP", "TOWN")
 
 
 def _load_spacy():
-    try:
-        import spacy
-    except ImportError:
-        raise ImportError("location.spacy.v1 needs spaCy: pip install 'hotline[zh]'") from None
-    return spacy
+    return require("spacy", "zh", "location.spacy.v1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,10 +300,7 @@ def _name_start(doc: Any, end: int, max_chars: int, function_words: Mapping[str,
 def function_words() -> Mapping[str, str]:
     """Words of two or more characters that jieba's dictionary tags as verbs, prepositions, conjunctions,
     adverbs, pronouns, particles, localizers, time or place words (about 0.3 s to read, once)."""
-    try:
-        import jieba
-    except ImportError:
-        raise ImportError("location.spacy.v1 needs jieba: pip install 'hotline[zh]'") from None
+    jieba = require("jieba", "zh", "location.spacy.v1")
     words: dict[str, str] = {}
     stream = jieba.Tokenizer().get_dict_file()
     try:

@@ -39,6 +39,8 @@ from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
+from pipeline.deps import require
+
 from .linear import FeatureSettings, Featurizer, LinearModel, normalize
 
 logger = logging.getLogger(__name__)
@@ -62,11 +64,7 @@ STOP_WORDS_FILE = "category_linear_v1.stopwords.txt"
 
 
 def _import_sklearn():
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        raise ImportError("training the classifier needs scikit-learn: pip install 'hotline[train]'") from None
-    return sklearn
+    return require("sklearn", "train", "training the classifier")
 
 
 @dataclass(frozen=True, slots=True)

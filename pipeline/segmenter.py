@@ -8,6 +8,7 @@ from typing import Iterable, Optional, Protocol
 
 from models.resources import vocabulary_path
 
+from .deps import require
 from .types import Segment, Token
 
 logger = logging.getLogger(__name__)
@@ -20,11 +21,7 @@ class Segmenter(Protocol):
 
 
 def _load_jieba():
-    try:
-        import jieba
-    except ImportError:
-        raise ImportError("Chinese word segmentation needs jieba: pip install 'hotline[zh]'") from None
-    return jieba
+    return require("jieba", "zh", "Chinese word segmentation")
 
 
 class JiebaSegmenter:
