@@ -12,16 +12,6 @@ from typing import Optional, Sequence
 
 logger = logging.getLogger("hotline")
 
-FIELD_LABELS = {
-    "request_type": "诉求类型",
-    "category": "类别",
-    "department": "承办部门",
-    "location": "地点",
-    "urgency": "紧急程度",
-    "caller_phone": "来电号码",
-    "caller_id": "证件号码",
-    "summary": "摘要",
-}
 
 
 def _add_asr_args(p: argparse.ArgumentParser) -> None:
@@ -59,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true", help="print the ticket as JSON (the ticket object of the output contract)")
     k.add_argument("--out", help="with --jsonl: write here instead of stdout")
     _add_asr_args(k)
+
+    r = sub.add_parser("replay", help="replay a recording through the live path on a real-time clock")
+    r.add_argument("file", help="a recording")
+    r.add_argument("--speed", type=float, default=1.0, help="1 = real time, 2 = twice as fast, 0 = as fast as possible")
+    r.add_argument("--out", default="hotline_out", help="folder for the final JSON (default: ./hotline_out)")
+    r.add_argument("--hangup-silence", type=float, default=0.0, help="end the call after this many seconds without speech (0: off)")
+    _add_asr_args(r)
 
     tc = sub.add_parser("train-classifier", help="train the category classifier on labelled tickets (JSONL: text, category)")
     tc.add_argument("data", help='JSONL file, one {"text": …, "category": …} per line')
@@ -162,16 +159,10 @@ def _exts():
 
 def print_ticket(result, console) -> None:
     from rich.panel import Panel
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(show_header=False, box=None, padding=(0, 1))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    table.add_column(style="dim", justify="right", no_wrap=True)
-    for name, f in result.ticket.fields():
-        value = Text(f.value) if f.value is not None else Text("未知 (unknown)", style="dim")
-        table.add_row(FIELD_LABELS[name], value, f"{f.confidence:.2f}")
+    from pipeline.view import ticket_table
+
     title = Text(f"工单草稿 · {result.audio}" if result.audio else "工单草稿")
     lines = Text()
     for seg in result.transcript.segments:
@@ -180,7 +171,7 @@ def print_ticket(result, console) -> None:
         lines.append(seg.text + "\n")
     lines.rstrip()
     console.print(Panel(lines if lines else Text("(no speech)", style="dim"), title="transcript", title_align="left"))
-    console.print(Panel(table, title=title, title_align="left"))
+    console.print(Panel(ticket_table(result.ticket), title=title, title_align="left"))
 
 
 def cmd_ticket(args: argparse.Namespace) -> int:
@@ -228,6 +219,42 @@ def _ticket_jsonl(pipeline, path: Path, out: Optional[str]) -> int:
     return 1 if bad else 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from asr.audio import load_audio
+    from asr.engine import WhisperEngine
+    from pipeline.live import CallSession, replay_batches, run_session
+    from pipeline.output import render, write_atomic
+    from pipeline.ticket import TicketBuilder
+    from pipeline.view import LiveView
+
+    config = _config(args)
+    labels = config.asr.channels
+    audio = load_audio(args.file, keep_channels=labels is not None)
+    if labels is None:
+        channels, speakers = [audio.channels[0]], [None]
+    else:
+        if audio.num_channels != len(labels):
+            print(f"hotline: error: {args.file!r} has {audio.num_channels} channel(s) but --channels names {len(labels)}", file=sys.stderr)
+            return 2
+        kept = [(c, label) for c, label in zip(audio.channels, labels) if label != "-"]
+        channels, speakers = [c for c, _ in kept], [label for _, label in kept]
+    engine = WhisperEngine(config.asr)
+    session = CallSession(engine, TicketBuilder(config.ticket), speakers, audio=str(args.file), model=engine.info.model)
+    with LiveView(session, title=f"replay {args.file} ×{args.speed:g}") as view:
+        result, reason = run_session(session, replay_batches(channels, speakers, speed=args.speed), view.update, args.hangup_silence)
+    target = Path(args.out) / (Path(args.file).name + ".json")
+    write_atomic(target, render(result, "json"))
+    ready_s = time.monotonic() - (session.last_fed_wall_s or time.monotonic())
+    print_ticket(result, Console())
+    lat = session.latency()
+    print(f"call ended: {reason}; saved {target}")
+    if lat.words:
+        print(f"lag p50 {lat.lag_p50_s:.2f} s, p95 {lat.lag_p95_s:.2f} s over {lat.words} words; ticket ready {ready_s:.2f} s after end of audio")
+    return 0
+
+
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from classify.train import train_from_jsonl
 
@@ -271,7 +298,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from pipeline.errors import HotlineError
 
     try:
-        commands = {"transcribe": cmd_transcribe, "ticket": cmd_ticket, "train-classifier": cmd_train_classifier, "models": cmd_models}
+        commands = {"transcribe": cmd_transcribe, "ticket": cmd_ticket, "train-classifier": cmd_train_classifier, "models": cmd_models, "replay": cmd_replay}
         return commands[args.command](args)
     except HotlineError as e:
         print(f"hotline: error: {e}", file=sys.stderr)

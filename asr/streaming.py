@@ -69,6 +69,8 @@ class StreamingOptions:
         vad_threshold: Silero speech probability threshold.
         beam_size: beam for streaming decodes (final decodes at an endpoint use it too).
         prompt_chars: committed text (characters) given to Whisper as context; 0 for none.
+        commit_margin_s: agreed words are committed only once they end this long before the newest audio
+            (words at the edge of the buffer are decoded with the least context).
         min_window_s: shortest mel window decoded (5–30 s; Whisper was trained on 30 s windows, shorter
             ones encode much faster).
     """
@@ -80,6 +82,7 @@ class StreamingOptions:
     beam_size: int = 5
     prompt_chars: int = 0
     min_window_s: int = 5
+    commit_margin_s: float = 0.0
 
     def __post_init__(self) -> None:
         from pipeline.errors import ConfigError
@@ -150,11 +153,15 @@ class LocalAgreement:
             self._in_buffer.extend(words)
         return tuple(words)
 
-    def update(self, hypothesis: list[Word]) -> tuple[tuple[Word, ...], tuple[Word, ...]]:
-        """Returns (newly committed words, unstable tail)."""
+    def update(self, hypothesis: list[Word], until_s: float = float("inf")) -> tuple[tuple[Word, ...], tuple[Word, ...]]:
+        """Returns (newly committed words, unstable tail). Only words ending by `until_s` may be committed."""
         current = self._fresh(hypothesis)
         n = 0
-        while n < min(len(current), len(self._previous)) and _key(current[n]) == _key(self._previous[n]):
+        while (
+            n < min(len(current), len(self._previous))
+            and _key(current[n]) == _key(self._previous[n])
+            and current[n].end_s <= until_s
+        ):
             n += 1
         committed = self._commit(current[:n])
         self._previous = current[n:]
@@ -267,7 +274,7 @@ class OnlineWhisper:
             self._agreement.buffer_cut()
             return StreamUpdate(committed, (), True)
         hypothesis = self._decode()
-        committed, tail = self._agreement.update(hypothesis)
+        committed, tail = self._agreement.update(hypothesis, self.stream_end_s - self.options.commit_margin_s)
         if self.buffer_s > self.options.max_buffer_s:
             # a long utterance: commit what is old enough without agreement, and cut the buffer there
             forced = self._agreement.force(list(tail), self.stream_end_s - 3.0)

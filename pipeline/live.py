@@ -173,8 +173,7 @@ class CallSession:
         if committed and self._ticket_every_s and self._clock() - self._last_ticket_wall >= self._ticket_every_s:
             ticket = self.ticket = self._builder.build(self.transcript())
             self._last_ticket_wall = self._clock()
-        tails = tuple((sp.label, sp.tail) for sp in self._speakers.values())
-        return SessionUpdate(tuple(committed), tails, closed, ticket)
+        return SessionUpdate(tuple(committed), self.tails(), closed, ticket)
 
     def transcript(self) -> Transcript:
         """Closed segments plus each speaker's open words, ordered by time."""
@@ -201,6 +200,10 @@ class CallSession:
         transcript = self.transcript()
         self.ticket = self._builder.build(transcript)
         return CallResult(self.audio, transcript.duration_s, self.model, transcript, self.ticket, (("streaming", True),))
+
+    def tails(self) -> tuple[tuple[Optional[str], tuple[Word, ...]], ...]:
+        """Each speaker's current unstable words (shown, not yet committed)."""
+        return tuple((sp.label, sp.tail) for sp in self._speakers.values())
 
     def latency(self) -> LatencyStats:
         return LatencyStats.of(self.words)

@@ -1,0 +1,114 @@
+"""Streaming benchmark: replay long recordings through the live path on a real-time clock.
+
+    python bench/stream.py [--manifest ../shared/eval/audio/manifest.jsonl] [--speed 1] [--limit N]
+
+For each long-form item: replay at `--speed` through CallSession (the same path as `hotline replay`), then
+transcribe the same audio offline with WhisperEngine (batch). Reports word lag percentiles (commit wall time
+minus the wall time the word's last sample was fed), "ticket ready" (wall time from feeding the last sample to
+the final ticket), streaming vs offline CER (normalised as ../shared/eval/audio/README.md says), and the
+process's RSS growth during the replays. The last line is machine-readable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from asr.audio import load_audio  # noqa: E402
+from asr.engine import WhisperEngine  # noqa: E402
+from asr.metrics import cer  # noqa: E402
+from asr.streaming import StreamingOptions  # noqa: E402
+from pipeline.config import AsrOptions  # noqa: E402
+from pipeline.live import CallSession, replay_batches, run_session  # noqa: E402
+from pipeline.ticket import TicketBuilder, text_transcript  # noqa: E402
+
+DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "audio" / "manifest.jsonl"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    ap.add_argument("--speed", type=float, default=1.0)
+    ap.add_argument("--limit", type=int, default=0, help="at most N long-form items (0 = all)")
+    ap.add_argument("--options", default="{}", help='StreamingOptions as JSON, e.g. \'{"prompt_chars": 50}\'')
+    ap.add_argument("--no-offline", action="store_true", help="skip the offline transcription (no CER ratio)")
+    args = ap.parse_args(argv)
+
+    root = args.manifest.parent
+    items = [json.loads(x) for x in args.manifest.read_text(encoding="utf-8").splitlines() if x.strip()]
+    items = [it for it in items if it["path"].startswith("longform/")]
+    if args.limit:
+        items = items[: args.limit]
+    options = StreamingOptions(**json.loads(args.options))
+    engine = WhisperEngine(AsrOptions())
+    builder = TicketBuilder()
+    builder.build(text_transcript("预热"))  # warm-up
+    engine.transcribe_words(np.zeros(16000, np.float32))
+
+    rows, lags, ready = [], [], []
+    e_s = n_s = e_o = n_o = 0
+    rss0 = rss_mb()
+    rss_peak = rss0
+    for it in items:
+        audio = load_audio(root / it["path"]).mono()
+        session = CallSession(engine, builder, options=options, audio=it["path"], model="base")
+        peak = [rss_peak]
+
+        def on_update(_u, peak=peak):
+            peak[0] = max(peak[0], rss_mb())
+
+        result, _ = run_session(session, replay_batches([audio], [None], speed=args.speed), on_update)
+        ticket_s = time.monotonic() - session.last_fed_wall_s
+        rss_peak = peak[0]
+        lat = session.latency()
+        lags += [w.lag_s for w in session.words]
+        ready.append(ticket_s)
+        e, n = cer(it["text"], result.transcript.text)
+        e_s, n_s = e_s + e, n_s + n
+        row = dict(path=it["path"], minutes=len(audio) / 16000 / 60, cer_stream=e / n, lag_p50=lat.lag_p50_s, lag_p95=lat.lag_p95_s, ticket_ready_s=ticket_s)
+        if not args.no_offline:
+            offline = "".join(s.text for s in engine.transcribe(audio))
+            eo, no = cer(it["text"], offline)
+            e_o, n_o = e_o + eo, n_o + no
+            row["cer_offline"] = eo / no
+        rows.append(row)
+        print(f"  {it['path']}: {row}", file=sys.stderr)
+    rss_growth = rss_peak - rss0
+
+    lag = np.array(lags)
+    print()
+    print(f"Streaming benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cores, Whisper base int8, speed {args.speed}, {options}")
+    print("| item | audio min | CER stream | CER offline | lag p50 s | lag p95 s | ticket ready s |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['path']} | {r['minutes']:.1f} | {r['cer_stream']:.3f} | {r.get('cer_offline', float('nan')):.3f} | "
+            f"{r['lag_p50']:.2f} | {r['lag_p95']:.2f} | {r['ticket_ready_s']:.2f} |"
+        )
+    cer_o = e_o / n_o if n_o else float("nan")
+    print(
+        f"lag_p50_s={np.percentile(lag, 50):.2f} lag_p95_s={np.percentile(lag, 95):.2f} ticket_ready_s={max(ready):.2f} "
+        f"cer_stream={e_s / n_s:.4f} cer_offline={cer_o:.4f} rss_growth_mb={rss_growth:.1f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
