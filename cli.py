@@ -19,7 +19,7 @@ def _add_asr_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="model name (see `hotline models`), faster-whisper size, hub name or CTranslate2 directory (default: base)")
     g.add_argument("--model-dir", help="model cache directory (default: $HOTLINE_MODEL_DIR or the platform cache)")
     g.add_argument("--channels", help="'mix' (default) or one speaker label per channel, e.g. operator,caller ('-' skips a channel)")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    g.add_argument("--asr-device", dest="asr_device", choices=("auto", "cpu", "cuda"), help="where Whisper runs (default: auto)")
     g.add_argument("--compute-type", dest="compute_type")
     g.add_argument("--threads", dest="cpu_threads", type=int, help="CPU threads for Whisper (default: CTranslate2's choice)")
     g.add_argument("--beam-size", dest="beam_size", type=int)
@@ -49,6 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true", help="print the ticket as JSON (the ticket object of the output contract)")
     k.add_argument("--out", help="with --jsonl: write here instead of stdout")
     _add_asr_args(k)
+
+    lv = sub.add_parser("live", help="transcribe a call live from the headset (and optionally the caller's line)")
+    lv.add_argument("--backend", default="sounddevice", choices=("sounddevice", "pyaudio"))
+    lv.add_argument("--device", help="input device index or name (default: the system's default input)")
+    lv.add_argument("--caller-device", help="a second input for the caller's side, e.g. the softphone output's monitor")
+    lv.add_argument("--out", default="hotline_out", help="folder for the final JSON (default: ./hotline_out)")
+    lv.add_argument("--hangup-silence", type=float, default=0.0, help="end the call after this many seconds without speech (0: Ctrl-C only)")
+    _add_asr_args(lv)
+
+    dv = sub.add_parser("devices", help="list audio input devices")
+    dv.add_argument("--backend", default="sounddevice", choices=("sounddevice", "pyaudio"))
 
     r = sub.add_parser("replay", help="replay a recording through the live path on a real-time clock")
     r.add_argument("file", help="a recording")
@@ -219,15 +230,66 @@ def _ticket_jsonl(pipeline, path: Path, out: Optional[str]) -> int:
     return 1 if bad else 0
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
+def _run_live_call(args, session, batches, title: str) -> tuple[int, object]:
+    """Drive a session with the live view, save the final JSON, print the ticket and the latency."""
     from rich.console import Console
 
+    from pipeline.live import run_session
+    from pipeline.output import render, write_atomic
+    from pipeline.view import LiveView
+
+    with LiveView(session, title=title) as view:
+        result, reason = run_session(session, batches, view.update, args.hangup_silence)
+    name = Path(args.file).name if getattr(args, "file", None) else time.strftime("call-%Y%m%d-%H%M%S")
+    target = Path(args.out) / f"{name}.json"
+    write_atomic(target, render(result, "json"))
+    ready_s = time.monotonic() - (session.last_fed_wall_s or time.monotonic())
+    print_ticket(result, Console())
+    lat = session.latency()
+    print(f"call ended: {reason}; saved {target}")
+    if lat.words:
+        print(f"lag p50 {lat.lag_p50_s:.2f} s, p95 {lat.lag_p95_s:.2f} s over {lat.words} words; ticket ready {ready_s:.2f} s after end of audio")
+    ok = reason in ("end of audio", "hang-up silence", "interrupted")
+    if not ok:
+        print(f"hotline: error: {reason}", file=sys.stderr)
+    return (0 if ok else 1), result
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from asr.capture import list_devices
+
+    devices = list_devices(args.backend)
+    for dev in devices:
+        print(dev.describe())
+    if not devices:
+        print(f"hotline: no audio input devices found through {args.backend}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    from asr.capture import open_capture
+    from asr.engine import WhisperEngine
+    from pipeline.live import CallSession, capture_batches
+    from pipeline.ticket import TicketBuilder
+
+    config = _config(args)
+    capture = open_capture(args.device, backend=args.backend, caller_device=args.caller_device)
+    speakers = [i.speaker for i in capture.inputs]
+    engine = WhisperEngine(config.asr)
+    session = CallSession(engine, TicketBuilder(config.ticket), speakers, audio=None, model=engine.info.model)
+    with capture:
+        started = time.monotonic()
+        names = " + ".join(i.device.name for i in capture.inputs)
+        code, _ = _run_live_call(args, session, capture_batches(capture, started), f"live · {names} · Ctrl-C to hang up")
+    return code
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
     from asr.audio import load_audio
     from asr.engine import WhisperEngine
-    from pipeline.live import CallSession, replay_batches, run_session
-    from pipeline.output import render, write_atomic
+    from pipeline.live import CallSession, replay_batches
     from pipeline.ticket import TicketBuilder
-    from pipeline.view import LiveView
 
     config = _config(args)
     labels = config.asr.channels
@@ -242,17 +304,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         channels, speakers = [c for c, _ in kept], [label for _, label in kept]
     engine = WhisperEngine(config.asr)
     session = CallSession(engine, TicketBuilder(config.ticket), speakers, audio=str(args.file), model=engine.info.model)
-    with LiveView(session, title=f"replay {args.file} ×{args.speed:g}") as view:
-        result, reason = run_session(session, replay_batches(channels, speakers, speed=args.speed), view.update, args.hangup_silence)
-    target = Path(args.out) / (Path(args.file).name + ".json")
-    write_atomic(target, render(result, "json"))
-    ready_s = time.monotonic() - (session.last_fed_wall_s or time.monotonic())
-    print_ticket(result, Console())
-    lat = session.latency()
-    print(f"call ended: {reason}; saved {target}")
-    if lat.words:
-        print(f"lag p50 {lat.lag_p50_s:.2f} s, p95 {lat.lag_p95_s:.2f} s over {lat.words} words; ticket ready {ready_s:.2f} s after end of audio")
-    return 0
+    batches = replay_batches(channels, speakers, speed=args.speed)
+    return _run_live_call(args, session, batches, f"replay {args.file} ×{args.speed:g}")[0]
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
@@ -298,7 +351,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from pipeline.errors import HotlineError
 
     try:
-        commands = {"transcribe": cmd_transcribe, "ticket": cmd_ticket, "train-classifier": cmd_train_classifier, "models": cmd_models, "replay": cmd_replay}
+        commands = {"transcribe": cmd_transcribe, "ticket": cmd_ticket, "train-classifier": cmd_train_classifier, "models": cmd_models,
+                    "replay": cmd_replay, "live": cmd_live, "devices": cmd_devices}
         return commands[args.command](args)
     except HotlineError as e:
         print(f"hotline: error: {e}", file=sys.stderr)

@@ -150,9 +150,11 @@ class PipelineConfig:
         """Build from CLI arguments over `base` (e.g. a config file); flags not given keep the base values."""
         base = base or cls()
         asr: dict[str, Any] = {}
-        for name in ("model", "device", "compute_type", "cpu_threads", "beam_size", "language"):
+        for name in ("model", "compute_type", "cpu_threads", "beam_size", "language"):
             if getattr(ns, name, None) is not None:
                 asr[name] = getattr(ns, name)
+        if getattr(ns, "asr_device", None) is not None:
+            asr["device"] = ns.asr_device
         if getattr(ns, "model_dir", None):
             asr["model_dir"] = Path(ns.model_dir)
         if getattr(ns, "channels", None):

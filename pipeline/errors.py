@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Union
 
-__all__ = ["AudioDecodeError", "ConfigError", "HotlineError", "ModelError", "StageError"]
+__all__ = ["AudioDecodeError", "CaptureError", "ConfigError", "HotlineError", "ModelError", "StageError"]
 
 
 class HotlineError(Exception):
@@ -37,3 +37,15 @@ class ConfigError(HotlineError, ValueError):
 
 class StageError(HotlineError, RuntimeError):
     """A pipeline stage failed or returned the wrong type; the message names the stage."""
+
+
+class CaptureError(HotlineError, RuntimeError):
+    """Live capture from a sound device failed: no such device, busy, or lost mid-call.
+
+    `device` names the device (or the spec that matched none), `reason` says why in one line.
+    """
+
+    def __init__(self, device: str, reason: str):
+        self.device = device
+        self.reason = reason
+        super().__init__(f"Audio capture from {device!r} failed: {reason}")

@@ -24,7 +24,7 @@ from .types import AudioChunk, CallResult, Segment, TicketDraft, Transcript, Wor
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CallSession", "LatencyStats", "SessionUpdate", "TimedWord", "replay_batches", "run_session"]
+__all__ = ["CallSession", "LatencyStats", "SessionUpdate", "TimedWord", "capture_batches", "replay_batches", "run_session"]
 
 SAMPLE_RATE_HZ = 16000
 Batch = list[tuple[AudioChunk, float]]  # chunks with the wall time their last sample became available
@@ -249,6 +249,20 @@ def replay_batches(
             (AudioChunk(ch[pos:end], SAMPLE_RATE_HZ, pos / SAMPLE_RATE_HZ, label), fed) for ch, label in zip(channels, speakers)
         ]
         pos = end
+
+
+def capture_batches(capture, started_wall_s: float, timeout_s: float = 5.0) -> Iterator[Batch]:
+    """Feed a live capture (asr.capture.Capture, started): each chunk with the wall time its last sample
+    arrived (start of capture + its audio time). On Ctrl-C the capture is stopped and what is still queued
+    is fed before the interrupt goes on; a device failure arrives as CaptureError after the audio before it."""
+    try:
+        for chunk in capture.chunks(timeout_s=timeout_s):
+            yield [(chunk, started_wall_s + chunk.start_s + chunk.duration_s)]
+    except KeyboardInterrupt:
+        capture.stop()
+        for chunk in capture.chunks(timeout_s=timeout_s):
+            yield [(chunk, started_wall_s + chunk.start_s + chunk.duration_s)]
+        raise
 
 
 def run_session(
