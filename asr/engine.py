@@ -51,13 +51,6 @@ def _pick_device(requested: str) -> str:
         return "cpu"
 
 
-def seed_sampling(seed: int = 0) -> None:
-    """Make temperature-fallback sampling repeatable: the same audio gives the same transcript."""
-    import ctranslate2
-
-    ctranslate2.set_random_seed(seed)
-
-
 def _load_faster_whisper():
     return require("faster_whisper", "asr", "speech recognition")
 
@@ -104,6 +97,9 @@ class WhisperEngine:
             initial_prompt=o.initial_prompt or None,
             hotwords=self._hotwords,
             condition_on_previous_text=True,
+            # explicit: faster-whisper otherwise reuses the last window length set on its shared feature
+            # extractor, which streaming decodes shorten
+            chunk_length=self._model.feature_extractor.chunk_length,
         )
 
     def transcribe(self, samples: np.ndarray, speaker: Optional[str] = None, offset_s: float = 0.0) -> Iterator[Segment]:
@@ -115,7 +111,6 @@ class WhisperEngine:
             raise ValueError(f"samples must be mono (1-D), got shape {samples.shape}")
         if len(samples) == 0:
             return
-        seed_sampling()
         segments, _info = self._model.transcribe(samples.astype(np.float32, copy=False), **self.transcribe_kwargs())
         n = 0
         for seg in segments:
@@ -147,7 +142,6 @@ class WhisperEngine:
         window_s = min(30, max(min_window_s, math.ceil(duration_s + 0.5)))
         o = self.options
         with self._lock:
-            seed_sampling()
             segments, _ = self._model.transcribe(
                 samples.astype(np.float32, copy=False),
                 language=o.language,

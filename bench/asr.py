@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asr.audio import load_audio  # noqa: E402
-from asr.engine import WhisperEngine, seed_sampling  # noqa: E402
+from asr.engine import WhisperEngine  # noqa: E402
 from asr.hygiene import traditional_chars  # noqa: E402
 from asr.metrics import cer  # noqa: E402
 from pipeline.config import AsrOptions  # noqa: E402
@@ -48,7 +48,6 @@ def group_of(item: dict) -> str | None:
 def run_plain(engine: WhisperEngine, samples) -> str:
     kw = engine.transcribe_kwargs()
     kw.update(initial_prompt=None, hotwords=None)
-    seed_sampling()  # same sampling seed as WhisperEngine.transcribe, so fallbacks are comparable
     segments, _ = engine.model.transcribe(samples, **kw)
     return "".join(s.text for s in segments)
 
