@@ -71,6 +71,8 @@ class StreamingOptions:
         prompt_chars: committed text (characters) given to Whisper as context; 0 for none.
         commit_margin_s: agreed words are committed only once they end this long before the newest audio
             (words at the edge of the buffer are decoded with the least context).
+        context_s: audio before the utterance (already committed) decoded with it at its endpoint, for
+            acoustic context; its words are not emitted again.
         min_window_s: shortest mel window decoded (5–30 s; Whisper was trained on 30 s windows, shorter
             ones encode much faster).
     """
@@ -83,6 +85,7 @@ class StreamingOptions:
     prompt_chars: int = 0
     min_window_s: int = 5
     commit_margin_s: float = 0.0
+    context_s: float = 10.0
 
     def __post_init__(self) -> None:
         from pipeline.errors import ConfigError
@@ -198,6 +201,7 @@ class OnlineWhisper:
 
     def reset(self) -> None:
         self._buffer = np.zeros(0, dtype=np.float32)
+        self._context = np.zeros(0, dtype=np.float32)  # audio just before the buffer, for final decodes
         self._buffer_start_s = 0.0  # stream time of self._buffer[0]
         self._since_decode_s = 0.0
         self._agreement = LocalAgreement()
@@ -232,16 +236,26 @@ class OnlineWhisper:
         """Drop buffered audio before stream time `t_s`."""
         cut = int(round((t_s - self._buffer_start_s) * SAMPLE_RATE_HZ))
         cut = max(0, min(cut, len(self._buffer)))
+        if self.options.context_s:
+            keep = int(self.options.context_s * SAMPLE_RATE_HZ)
+            self._context = np.concatenate([self._context, self._buffer[:cut]])[-keep:]
         self._buffer = self._buffer[cut:]
         self._buffer_start_s += cut / SAMPLE_RATE_HZ
 
     def _decode(self, until_s: Optional[float] = None, final: bool = False) -> list[Word]:
         audio = self._buffer if until_s is None else self._buffer[: int((until_s - self._buffer_start_s) * SAMPLE_RATE_HZ)]
+        context = self._context if final else self._context[:0]
         prompt = self._committed_text[-self.options.prompt_chars :] if self.options.prompt_chars else ""
         words = self.backend.transcribe_words(
-            audio, prompt=prompt, final=final, beam_size=self.options.beam_size, min_window_s=self.options.min_window_s
+            np.concatenate([context, audio]) if len(context) else audio,
+            prompt=prompt,
+            final=final,
+            beam_size=self.options.beam_size,
+            min_window_s=self.options.min_window_s,
         )
-        return [w.with_offset(self._buffer_start_s) for w in words]
+        start_s = self._buffer_start_s - len(context) / SAMPLE_RATE_HZ
+        # words heard in the context audio were committed before; the commit policy drops them by time
+        return [w.with_offset(start_s) for w in words if w.end_s > len(context) / SAMPLE_RATE_HZ + 0.05]
 
     def _note(self, committed: tuple[Word, ...]) -> tuple[Word, ...]:
         self._committed_text += "".join(w.text for w in committed)

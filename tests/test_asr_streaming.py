@@ -83,7 +83,7 @@ class ScriptBackend:
 
     def transcribe_words(self, samples, prompt="", final=False, beam_size=None, min_window_s=5):
         self.calls += 1
-        start = self.stream._buffer_start_s
+        start = self.stream._buffer_start_s - (len(self.stream._context) / SR if final else 0.0)  # finals get context audio
         end = start + len(samples) / SR
         return [Word(w.start_s - start, w.end_s - start, w.text) for w in self.script if w.start_s >= start - 0.01 and w.end_s <= end]
 
@@ -153,6 +153,17 @@ def test_streaming_long_utterance_without_pause_is_forced_out(talk_s):
     out, _, max_buffer, _ = _run(script, [(0.0, talk_s)], total_s=talk_s + 1.0, opts=StreamingOptions(max_buffer_s=8.0))
     assert [w.text for w in out] == [w.text for w in script]
     assert max_buffer <= 8.0 + 1.5
+
+
+@pytest.mark.parametrize("context_s", [0.0, 10.0])
+def test_streaming_context_audio_is_not_emitted_again(context_s):
+    """Final decodes see up to context_s of earlier (committed) audio; its words must not come back."""
+    u1 = words("你好 我 想 反映 问题", start=0.5)
+    u2 = words("路灯 坏 了", start=3.5)
+    u3 = words("请 尽快 修", start=6.5)
+    speech = [(u[0].start_s, u[-1].end_s) for u in (u1, u2, u3)]
+    out, _, _, _ = _run(u1 + u2 + u3, speech, total_s=10.0, opts=StreamingOptions(context_s=context_s))
+    assert texts(out) == texts(u1 + u2 + u3)
 
 
 @pytest.mark.parametrize("field,value", [("min_step_s", 0), ("endpoint_silence_s", 9), ("beam_size", 0), ("prompt_chars", -1)])
