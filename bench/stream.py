@@ -6,7 +6,8 @@ For each long-form item: replay at `--speed` through CallSession (the same path 
 transcribe the same audio offline with WhisperEngine (batch). Reports word lag percentiles (commit wall time
 minus the wall time the word's last sample was fed), "ticket ready" (wall time from feeding the last sample to
 the final ticket), streaming vs offline CER (normalised as ../shared/eval/audio/README.md says), and the
-process's RSS growth during the replays. The last line is machine-readable.
+process's RSS growth during each replay (peak minus the RSS when it began, after a warm-up replay; the
+offline decodes run after all replays). The last line reports the largest growth. The last line is machine-readable.
 """
 
 from __future__ import annotations
@@ -67,45 +68,48 @@ def main(argv: list[str] | None = None) -> int:
     warm = load_audio(root / items[0]["path"]).mono()[: 16000 * 30]
     run_session(CallSession(engine, builder, options=options), replay_batches([warm], [None], speed=0))
 
-    rows, lags, ready = [], [], []
+    rows, lags, ready, audios = [], [], [], []
     e_s = n_s = e_o = n_o = 0
-    rss0 = rss_mb()
-    rss_peak = rss0
+    rss_growth = 0.0
     for it in items:
         audio = load_audio(root / it["path"]).mono()
+        audios.append(audio)
         session = CallSession(engine, builder, options=options, audio=it["path"], model="base")
-        peak = [rss_peak]
+        rss_start = rss_mb()
+        peak = [rss_start]
 
         def on_update(_u, peak=peak):
             peak[0] = max(peak[0], rss_mb())
 
         result, _ = run_session(session, replay_batches([audio], [None], speed=args.speed), on_update)
         ticket_s = time.monotonic() - session.last_fed_wall_s
-        rss_peak = peak[0]
+        rss_growth = max(rss_growth, max(peak[0], rss_mb()) - rss_start)
         lat = session.latency()
         lags += [w.lag_s for w in session.words]
         ready.append(ticket_s)
         e, n = cer(it["text"], result.transcript.text)
         e_s, n_s = e_s + e, n_s + n
-        row = dict(path=it["path"], minutes=len(audio) / 16000 / 60, cer_stream=e / n, lag_p50=lat.lag_p50_s, lag_p95=lat.lag_p95_s, ticket_ready_s=ticket_s)
-        if not args.no_offline:
+        rows.append(
+            dict(path=it["path"], minutes=len(audio) / 16000 / 60, cer_stream=e / n, lag_p50=lat.lag_p50_s, lag_p95=lat.lag_p95_s,
+                 ticket_ready_s=ticket_s, rss_growth_mb=max(peak[0], rss_mb()) - rss_start)
+        )  # fmt: skip
+        print(f"  {it['path']}: {rows[-1]}", file=sys.stderr)
+    if not args.no_offline:  # after every replay, so batch decoding's 30 s buffers do not count as replay growth
+        for it, audio, row in zip(items, audios, rows):
             offline = "".join(s.text for s in engine.transcribe(audio))
             eo, no = cer(it["text"], offline)
             e_o, n_o = e_o + eo, n_o + no
             row["cer_offline"] = eo / no
-        rows.append(row)
-        print(f"  {it['path']}: {row}", file=sys.stderr)
-    rss_growth = rss_peak - rss0
 
     lag = np.array(lags)
     print()
     print(f"Streaming benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cores, Whisper base int8, speed {args.speed}, {options}")
-    print("| item | audio min | CER stream | CER offline | lag p50 s | lag p95 s | ticket ready s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| item | audio min | CER stream | CER offline | lag p50 s | lag p95 s | ticket ready s | RSS growth MB |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['path']} | {r['minutes']:.1f} | {r['cer_stream']:.3f} | {r.get('cer_offline', float('nan')):.3f} | "
-            f"{r['lag_p50']:.2f} | {r['lag_p95']:.2f} | {r['ticket_ready_s']:.2f} |"
+            f"{r['lag_p50']:.2f} | {r['lag_p95']:.2f} | {r['ticket_ready_s']:.2f} | {r['rss_growth_mb']:.1f} |"
         )
     cer_o = e_o / n_o if n_o else float("nan")
     print(
