@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 SAMPLE ?= audio_samples/call_stereo.wav
 CHANNELS ?= operator,caller
 
-.PHONY: demo test test-fast bench setup clean
+APT_PACKAGES := pulseaudio pulseaudio-utils portaudio19-dev libasound2-plugins
+
+.PHONY: demo test test-fast bench setup system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "hotline needs Python 3.11")'
@@ -18,10 +20,19 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements/models.txt
 	$(BIN)/pip install -q -e '.[asr,zh,live,llm,train,test]'
 	touch $@
 
-setup: $(VENV)/.installed
+setup: system-deps $(VENV)/.installed
 
 demo: setup
 	$(BIN)/hotline ticket $(SAMPLE) --channels $(CHANNELS)
+
+# pyaudio builds against PortAudio, and the capture tests record through a private PulseAudio server:
+# their Debian packages must be there (installed here when run as root).
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else echo "the capture tests need: sudo apt-get install $$missing"; exit 1; fi; \
+	fi
 
 test: setup
 	$(BIN)/python -m pytest
