@@ -172,14 +172,10 @@ def print_ticket(result, console) -> None:
     from rich.panel import Panel
     from rich.text import Text
 
-    from pipeline.view import ticket_table
+    from pipeline.view import ticket_table, transcript_text
 
     title = Text(f"工单草稿 · {result.audio}" if result.audio else "工单草稿")
-    lines = Text()
-    for seg in result.transcript.segments:
-        if seg.speaker:
-            lines.append(f"[{seg.speaker}] ", style="cyan")
-        lines.append(seg.text + "\n")
+    lines = transcript_text(result.transcript.segments)
     lines.rstrip()
     console.print(Panel(lines if lines else Text("(no speech)", style="dim"), title="transcript", title_align="left"))
     console.print(Panel(ticket_table(result.ticket), title=title, title_align="left"))
@@ -286,22 +282,14 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from asr.audio import load_audio
+    from asr.audio import load_speakers
     from asr.engine import WhisperEngine
     from pipeline.live import CallSession, replay_batches
     from pipeline.ticket import TicketBuilder
 
     config = _config(args)
-    labels = config.asr.channels
-    audio = load_audio(args.file, keep_channels=labels is not None)
-    if labels is None:
-        channels, speakers = [audio.channels[0]], [None]
-    else:
-        if audio.num_channels != len(labels):
-            print(f"hotline: error: {args.file!r} has {audio.num_channels} channel(s) but --channels names {len(labels)}", file=sys.stderr)
-            return 2
-        kept = [(c, label) for c, label in zip(audio.channels, labels) if label != "-"]
-        channels, speakers = [c for c, _ in kept], [label for _, label in kept]
+    _, jobs = load_speakers(args.file, config.asr.channels)  # AudioDecodeError → one-line error, exit 2
+    channels, speakers = [c for c, _ in jobs], [label for _, label in jobs]
     engine = WhisperEngine(config.asr)
     session = CallSession(engine, TicketBuilder(config.ticket), speakers, audio=str(args.file), model=engine.info.model)
     batches = replay_batches(channels, speakers, speed=args.speed)

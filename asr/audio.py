@@ -19,7 +19,7 @@ from pipeline.errors import AudioDecodeError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AUDIO_EXTENSIONS", "DecodedAudio", "find_audio_files", "load_audio", "SAMPLE_RATE_HZ"]
+__all__ = ["AUDIO_EXTENSIONS", "DecodedAudio", "find_audio_files", "load_audio", "load_speakers", "SAMPLE_RATE_HZ"]
 
 SAMPLE_RATE_HZ = 16000
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".amr", ".awb", ".wma", ".webm", ".mp4"})
@@ -160,6 +160,23 @@ def _decode(container, stream, name: str) -> Iterator:
         return
     except av.error.FFmpegError as e:
         raise AudioDecodeError(name, f"corrupt audio data ({_reason(e)})") from None
+
+
+def load_speakers(
+    path: Union[str, Path], labels: Optional[tuple[str, ...]]
+) -> tuple[DecodedAudio, list[tuple[np.ndarray, Optional[str]]]]:
+    """Decode `path` and pair its audio with speakers: one mixed channel unlabelled when `labels` is None,
+    else one channel per label (a "-" label skips that channel).
+
+    Raises:
+        AudioDecodeError: as load_audio, or the file's channel count differs from the number of labels.
+    """
+    audio = load_audio(path, keep_channels=labels is not None)
+    if labels is None:
+        return audio, [(audio.channels[0], None)]
+    if audio.num_channels != len(labels):
+        raise AudioDecodeError(path, f"has {audio.num_channels} channel(s) but --channels {','.join(labels)} names {len(labels)}")
+    return audio, [(ch, label) for ch, label in zip(audio.channels, labels) if label != "-"]
 
 
 def find_audio_files(paths: list[Union[str, Path]]) -> Iterator[tuple[Path, Path]]:

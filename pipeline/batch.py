@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
-from asr.audio import load_audio
+from asr.audio import load_speakers
 
 from .config import PipelineConfig
 from .errors import AudioDecodeError, HotlineError
@@ -60,17 +60,8 @@ class CallPipeline:
         return getattr(info, "model", None) or self.config.asr.model
 
     def transcribe(self, path: Path, on_progress: Optional[ProgressFn] = None) -> Transcript:
-        labels = self.config.asr.channels
-        audio = load_audio(path, keep_channels=labels is not None)
+        audio, jobs = load_speakers(path, self.config.asr.channels)
         total = audio.duration_s
-        if labels is None:
-            jobs = [(audio.channels[0], None)]
-        else:
-            if audio.num_channels != len(labels):
-                raise AudioDecodeError(
-                    path, f"has {audio.num_channels} channel(s) but --channels {','.join(labels)} names {len(labels)}"
-                )
-            jobs = [(ch, label) for ch, label in zip(audio.channels, labels) if label != "-"]
         segments: list[Segment] = []
         for i, (samples, speaker) in enumerate(jobs):
             for seg in self.engine.transcribe(samples, speaker=speaker):

@@ -19,6 +19,7 @@ import numpy as np
 from asr.hygiene import clean_text
 from asr.streaming import OnlineWhisper, StreamingOptions, StreamUpdate
 
+from .errors import HotlineError
 from .ticket import TicketBuilder
 from .types import AudioChunk, CallResult, Segment, TicketDraft, Transcript, Word
 
@@ -289,11 +290,7 @@ def run_session(
                 break
     except KeyboardInterrupt:
         reason = "interrupted"
-    except Exception as e:  # a device that fails mid-call: keep and finish what we have
-        from .errors import HotlineError
-
-        if not isinstance(e, HotlineError):
-            raise
+    except HotlineError as e:  # e.g. a device that fails mid-call: keep and finish what we have
         reason = str(e)
         logger.warning("call ended early: %s", e)
     return session.finish(), reason

@@ -8,7 +8,7 @@ from typing import Optional
 from .live import CallSession, SessionUpdate
 from .types import TicketDraft
 
-__all__ = ["FIELD_LABELS", "LiveView", "ticket_table"]
+__all__ = ["FIELD_LABELS", "LiveView", "ticket_table", "transcript_text"]
 
 FIELD_LABELS = {
     "request_type": "诉求类型",
@@ -40,6 +40,18 @@ def ticket_table(ticket: Optional[TicketDraft]):
             value.append(f"  {extra}, {getattr(f, 'time_limit_hours', None):g} h", style="yellow")
         table.add_row(FIELD_LABELS.get(name, name), value, f"{f.confidence:.2f}")
     return table
+
+
+def transcript_text(segments):
+    """Segments as rich Text, one line each, speaker labels in colour (empty Text when there are none)."""
+    from rich.text import Text
+
+    text = Text()
+    for seg in segments:
+        if seg.speaker:
+            text.append(f"[{seg.speaker}] ", style="cyan")
+        text.append(seg.text + "\n")
+    return text
 
 
 class LiveView:
@@ -81,11 +93,7 @@ class LiveView:
         from rich.text import Text
 
         s = self.session
-        text = Text()
-        for seg in s.transcript().segments[-12:]:
-            if seg.speaker:
-                text.append(f"[{seg.speaker}] ", style="cyan")
-            text.append(seg.text + "\n")
+        text = transcript_text(s.transcript().segments[-12:])
         for speaker, tail in s.tails():
             if tail:
                 if speaker:

@@ -96,3 +96,26 @@ def test_audio_find_files_recursive_sorted(tmp_path, layout):
     explicit = list(find_audio_files([root / "a" / "notes.txt"]))
     assert explicit == [(root / "a" / "notes.txt", root / "a")]
     assert ".amr" in AUDIO_EXTENSIONS
+
+
+@pytest.mark.parametrize(
+    "labels,expected",
+    [(None, [None]), (("operator", "caller"), ["operator", "caller"]), (("-", "caller"), ["caller"])],
+)
+def test_audio_load_speakers_pairs_channels_with_labels(tmp_path, labels, expected):
+    from asr.audio import load_speakers
+
+    path = tmp_path / "call.wav"
+    sf.write(path, np.stack([_tone(1.0, 16000, 300), _tone(1.0, 16000, 600)], axis=1), 16000)
+    _, jobs = load_speakers(path, labels)
+    assert [label for _, label in jobs] == expected
+
+
+@pytest.mark.parametrize("labels", [("operator", "caller", "supervisor")])
+def test_audio_load_speakers_channel_count_mismatch_names_file(tmp_path, labels):
+    from asr.audio import load_speakers
+
+    path = tmp_path / "mono.wav"
+    sf.write(path, _tone(1.0, 16000), 16000)
+    with pytest.raises(AudioDecodeError, match=r"mono\.wav.*1 channel\(s\) but --channels operator,caller,supervisor"):
+        load_speakers(path, labels)
