@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["EngineInfo", "WhisperEngine"]
 
+MAX_PASSES = 3  # the first decode plus passes over speech it skipped (see WhisperEngine._skipped_speech)
+
 
 @dataclass(frozen=True, slots=True)
 class EngineInfo:
@@ -105,24 +107,55 @@ class WhisperEngine:
     def transcribe(self, samples: np.ndarray, speaker: Optional[str] = None, offset_s: float = 0.0) -> Iterator[Segment]:
         """Transcribe 16 kHz mono float32 audio. Yields cleaned segments as they are decoded (a generator:
         the work happens while you iterate). Segment ids count from 0 within this call; segments whose
-        text is empty after hygiene (silence, hallucinations) are dropped.
+        text is empty after hygiene (silence, hallucinations) are dropped. Speech the decoder skipped is
+        decoded again at the end, so segments are not always in time order.
         """
         if samples.ndim != 1:
             raise ValueError(f"samples must be mono (1-D), got shape {samples.shape}")
         if len(samples) == 0:
             return
-        segments, _info = self._model.transcribe(samples.astype(np.float32, copy=False), **self.transcribe_kwargs())
+        samples = samples.astype(np.float32, copy=False)
         n = 0
-        for seg in segments:
-            text = clean_text(seg.text)
-            if not text:
-                logger.debug("dropped segment %.2f-%.2f (%d characters of non-speech)", seg.start, seg.end, len(seg.text))
-                continue
-            words = tuple(Word(w.start + offset_s, w.end + offset_s, w.word, w.probability) for w in (seg.words or ()))
-            start = seg.start + offset_s
-            end = max(seg.end + offset_s, start)
-            yield Segment(n, start, end, text, speaker, words, seg.avg_logprob, seg.no_speech_prob)
-            n += 1
+        covered: list[tuple[float, float]] = []
+        passes = [(0.0, len(samples) / SAMPLE_RATE_HZ)]
+        for _ in range(MAX_PASSES):
+            for begin_s, end_s in passes:
+                chunk = samples[int(begin_s * SAMPLE_RATE_HZ) : int(end_s * SAMPLE_RATE_HZ)]
+                segments, _info = self._model.transcribe(chunk, **self.transcribe_kwargs())
+                for seg in segments:
+                    covered.append((begin_s + seg.start, begin_s + seg.end))
+                    text = clean_text(seg.text)
+                    if not text:
+                        logger.debug("dropped segment %.2f-%.2f (%d characters of non-speech)", seg.start, seg.end, len(seg.text))
+                        continue
+                    shift = begin_s + offset_s
+                    words = tuple(Word(w.start + shift, w.end + shift, w.word, w.probability) for w in (seg.words or ()))
+                    start = seg.start + shift
+                    yield Segment(n, start, max(seg.end + shift, start), text, speaker, words, seg.avg_logprob, seg.no_speech_prob)
+                    n += 1
+            passes = self._skipped_speech(samples, covered) if self.options.vad else []
+            if not passes:
+                return
+            logger.info("the decoder skipped speech at %s; decoding it again", ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in passes))
+
+    @staticmethod
+    def _skipped_speech(samples: np.ndarray, covered: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        """Speech regions of a second or more that no decoded segment overlaps.
+
+        faster-whisper can end a 30 s window early (a temperature-fallback sample that stops after one
+        sentence, then a seek past the window) and silently skip what was said there. Partial output must
+        not pass for the whole call, so those regions are decoded again (streaming order is then not time
+        order; callers sort segments by time).
+        """
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        skipped = []
+        for c in get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=500)):
+            a, b = c["start"] / SAMPLE_RATE_HZ, c["end"] / SAMPLE_RATE_HZ
+            overlap = sum(max(0.0, min(b, e) - max(a, s)) for s, e in covered)
+            if b - a >= 1.0 and overlap < 0.3 * (b - a):
+                skipped.append((max(0.0, a - 0.2), min(len(samples) / SAMPLE_RATE_HZ, b + 0.2)))
+        return skipped
 
     def transcribe_words(
         self, samples: np.ndarray, prompt: str = "", final: bool = False, beam_size: Optional[int] = None, min_window_s: int = 5

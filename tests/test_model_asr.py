@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.audio import load_audio
 from asr.hygiene import traditional_chars
 from asr.metrics import cer
 from pipeline.batch import CallPipeline
@@ -34,7 +35,11 @@ CLIPS = ("BAC009S0764W0121.wav", "aishell-BAC009S0724W0121.wav")  # the AISHELL-
 # a real regression (wrong language, Traditional, a lost or repeated segment: 12-13 edits) costs far more.
 CLIP_MAX_CER = {"BAC009S0764W0121.wav": 0.24, "aishell-BAC009S0724W0121.wav": 0.34}  # 3/13, 4/12
 CORPUS_MAX_CER = 0.24  # measured 0.120 (3/25); bound 6/25
-JOINED_MAX_CER = 0.2  # measured 0.120 (9/75); bound 15/75, so one lost clip (+12) fails
+# call_joined.wav says the same two sentences three times. Whisper's compression-ratio check takes such
+# repetition for a loop and falls back to temperature sampling, which is not repeatable: over 12 runs on
+# 2026-11-29 the CER ranged 6/75..28/75 (a skipped turn made it 51/75 before the engine re-decoded skipped
+# speech). Bound 30/75; test_model_asr_joined_call_covers_every_turn checks that no turn is lost.
+JOINED_MAX_CER = 0.4
 # BAC009S0764W0121 rendered in other codecs: measured 1/13 (0.077) for every codec, 2/13 (0.154) for the 8 kHz
 # telephone band. Bound: 4 edits of 13.
 FORMAT_MAX_CER = 0.31
@@ -128,6 +133,17 @@ def test_model_asr_corpus_cer_within_bound(transcribe, names, max_cer):
         edits, chars = edits + e, chars + n
     print(f"CER over {len(names)} file(s): {edits}/{chars} = {edits / chars:.3f} (bound {max_cer})")
     assert edits / chars <= max_cer
+
+
+@pytest.mark.parametrize("turn_starts_s", [(0.1, 5.1, 9.2, 15.1, 20.3, 25.2)])
+def test_model_asr_joined_call_covers_every_turn(engine, turn_starts_s):
+    """Regression: faster-whisper sometimes ends a window after one sentence and skips the rest of it; the
+    engine must decode skipped speech again so that every turn of the call has a segment."""
+    audio = load_audio(SAMPLES / "call_joined.wav").mono()
+    for _ in range(3):  # the skip is random; three tries make a regression very likely to show
+        starts = sorted(s.start_s for s in engine.transcribe(audio))
+        for t in turn_starts_s:
+            assert any(t - 1.0 <= x <= t + 1.5 for x in starts), (t, starts)
 
 
 @pytest.mark.parametrize("name", CLIPS + ("call_joined.wav",))
