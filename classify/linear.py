@@ -131,11 +131,10 @@ class FeatureSettings:
         }
 
 
-@lru_cache(maxsize=1)
 def _shared_segmenter():
-    from pipeline.segmenter import JiebaSegmenter
+    from pipeline.segmenter import shared_segmenter
 
-    return JiebaSegmenter()
+    return shared_segmenter()
 
 
 class Featurizer:

@@ -153,9 +153,9 @@ class PlaceTokenizer:
 
     def __call__(self, text: str):
         if self._segmenter is None:
-            from pipeline.segmenter import JiebaSegmenter
+            from pipeline.segmenter import shared_segmenter
 
-            self._segmenter = JiebaSegmenter()
+            self._segmenter = shared_segmenter()
         tokens = self._segmenter.tokenize(Segment(0, 0.0, 0.0, text))
         return self.make_doc(text, [(t.start, t.end) for t in tokens])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional, Protocol
 
@@ -13,7 +14,7 @@ from .types import Segment, Token
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JiebaSegmenter", "Segmenter"]
+__all__ = ["JiebaSegmenter", "Segmenter", "shared_segmenter"]
 
 
 class Segmenter(Protocol):
@@ -69,3 +70,10 @@ class JiebaSegmenter:
             for word, start, end in self._tok.tokenize(segment.text)
             if word.strip()
         )
+
+
+@lru_cache(maxsize=1)
+def shared_segmenter() -> JiebaSegmenter:
+    """The domain-dictionary segmenter every stage uses by default, built once per process (a second or so
+    and tens of MB each). Read-only: build your own JiebaSegmenter to add words."""
+    return JiebaSegmenter()

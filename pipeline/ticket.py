@@ -14,7 +14,7 @@ from typing import Callable, Mapping, Optional
 from .config import TicketOptions
 from .errors import StageError
 from .registry import Registry
-from .segmenter import JiebaSegmenter, Segmenter
+from .segmenter import Segmenter, shared_segmenter
 from .types import Segment, TextDoc, TicketDraft, TicketField, Transcript
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class TicketBuilder:
     ):
         self.options = options or TicketOptions()
         registry = registry if registry is not None else default_registry()
-        self.segmenter = segmenter if segmenter is not None else JiebaSegmenter()
+        self.segmenter = segmenter if segmenter is not None else shared_segmenter()
         self._stages: list[tuple[str, str, Stage]] = []
         for field_name, stage_name in self.options.stages.items():
             stage = registry.build(stage_name, self.options.stage_config.get(stage_name))
