@@ -18,7 +18,7 @@ import soundfile as sf
 
 from asr.audio import load_audio
 from asr.hygiene import traditional_chars
-from asr.metrics import cer
+from asr.metrics import cer, edit_distance, normalize_for_cer
 from pipeline.batch import CallPipeline
 from pipeline.config import AsrOptions, PipelineConfig
 from pipeline.errors import AudioDecodeError
@@ -135,15 +135,37 @@ def test_model_asr_corpus_cer_within_bound(transcribe, names, max_cer):
     assert edits / chars <= max_cer
 
 
-@pytest.mark.parametrize("turn_starts_s", [(0.1, 5.1, 9.2, 15.1, 20.3, 25.2)])
-def test_model_asr_joined_call_covers_every_turn(engine, turn_starts_s):
+def _fuzzy_count(sentence: str, text: str, max_rate: float = 0.45) -> int:
+    """Non-overlapping places in `text` that read as `sentence` with at most `max_rate` character errors."""
+    ref, hyp = normalize_for_cer(sentence), normalize_for_cer(text)
+    count = i = 0
+    while i < len(hyp):
+        best = min(
+            ((edit_distance(ref, hyp[i : i + n]), n) for n in range(len(ref) - 2, len(ref) + 3)),
+            default=(len(ref), 1),
+        )
+        if best[0] <= max_rate * len(ref):
+            count, i = count + 1, i + best[1]
+        else:
+            i += 1
+    return count
+
+
+def test_fuzzy_count_finds_each_garbled_turn():
+    assert _fuzzy_count("甚至出现交易几乎停滞的情况", "甚至出现交易几乎停治的情况。国州市佛地产中纪协会分析。甚至出现交易几乎亢支的情况") == 2
+    assert _fuzzy_count("广州市房地产中介协会分析", "甚至出现交易几乎停治的情况。") == 0
+
+
+def test_model_asr_joined_call_covers_every_turn(engine):
     """Regression: faster-whisper sometimes ends a window after one sentence and skips the rest of it; the
-    engine must decode skipped speech again so that every turn of the call has a segment."""
+    engine must decode skipped speech again so that all six turns of the call (each clip three times) are there.
+    Checked on the text, not the timestamps: under temperature fallback Whisper can place a turn a second or
+    two early (seen in CI: the 5.1 s turn came back starting at 3.5 s)."""
     audio = load_audio(SAMPLES / "call_joined.wav").mono()
     for _ in range(3):  # the skip is random; three tries make a regression very likely to show
-        starts = sorted(s.start_s for s in engine.transcribe(audio))
-        for t in turn_starts_s:
-            assert any(t - 1.0 <= x <= t + 1.5 for x in starts), (t, starts)
+        text = "".join(s.text for s in engine.transcribe(audio))
+        for clip in CLIPS:
+            assert _fuzzy_count(REFS[clip], text) >= 3, (clip, text)
 
 
 @pytest.mark.parametrize("name", CLIPS + ("call_joined.wav",))
