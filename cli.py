@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--caller-device", help="a second input for the caller's side, e.g. the softphone output's monitor")
     lv.add_argument("--out", default="hotline_out", help="folder for the final JSON (default: ./hotline_out)")
     lv.add_argument("--hangup-silence", type=float, default=0.0, help="end the call after this many seconds without speech (0: Ctrl-C only)")
+    lv.add_argument("--endpoint-silence", type=float, help="silence (s) that ends an utterance and commits it (default 0.6)")
     _add_asr_args(lv)
 
     dv = sub.add_parser("devices", help="list audio input devices")
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--speed", type=float, default=1.0, help="1 = real time, 2 = twice as fast, 0 = as fast as possible")
     r.add_argument("--out", default="hotline_out", help="folder for the final JSON (default: ./hotline_out)")
     r.add_argument("--hangup-silence", type=float, default=0.0, help="end the call after this many seconds without speech (0: off)")
+    r.add_argument("--endpoint-silence", type=float, help="silence (s) that ends an utterance and commits it (default 0.6)")
     _add_asr_args(r)
 
     tc = sub.add_parser("train-classifier", help="train the category classifier on labelled tickets (JSONL: text, category)")
@@ -273,7 +275,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     capture = open_capture(args.device, backend=args.backend, caller_device=args.caller_device)
     speakers = [i.speaker for i in capture.inputs]
     engine = WhisperEngine(config.asr)
-    session = CallSession(engine, TicketBuilder(config.ticket), speakers, audio=None, model=engine.info.model)
+    session = CallSession(engine, TicketBuilder(config.ticket), speakers, options=config.streaming, audio=None, model=engine.info.model)
     with capture:
         started = time.monotonic()
         names = " + ".join(i.device.name for i in capture.inputs)
@@ -291,7 +293,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     _, jobs = load_speakers(args.file, config.asr.channels)  # AudioDecodeError → one-line error, exit 2
     channels, speakers = [c for c, _ in jobs], [label for _, label in jobs]
     engine = WhisperEngine(config.asr)
-    session = CallSession(engine, TicketBuilder(config.ticket), speakers, audio=str(args.file), model=engine.info.model)
+    session = CallSession(engine, TicketBuilder(config.ticket), speakers, options=config.streaming, audio=str(args.file), model=engine.info.model)
     batches = replay_batches(channels, speakers, speed=args.speed)
     return _run_live_call(args, session, batches, f"replay {args.file} ×{args.speed:g}")[0]
 

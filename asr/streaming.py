@@ -11,7 +11,7 @@ Protocol (the shape of whisper_streaming's OnlineASRProcessor):
 `endpoint_silence_s` of silence the utterance is decoded one last time and committed whole. While the
 caller keeps talking, LocalAgreement-2 commits the words two consecutive decodes agree on, so no word
 waits for a pause. Committed audio is cut from the buffer, so memory and decode cost stay flat however
-long the call is. The mel window is only as long as the buffer (see WhisperEngine.transcribe_words).
+long the call is.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Optional, Protocol
 
 import numpy as np
 
+from pipeline.config import StreamingOptions
 from pipeline.types import Word
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["LocalAgreement", "OnlineWhisper", "StreamUpdate", "StreamingASR", "StreamingOptions", "WordBackend", "should_decode"]
 
 SAMPLE_RATE_HZ = 16000
+WINDOW_S = 28.0  # context + buffer decoded at once: inside Whisper's 30 s window
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,56 +55,7 @@ class StreamingASR(Protocol):
 class WordBackend(Protocol):
     """What a streaming processor needs from an ASR engine (WhisperEngine implements it)."""
 
-    def transcribe_words(
-        self, samples: np.ndarray, prompt: str = "", final: bool = False, beam_size: Optional[int] = None, min_window_s: int = 5
-    ) -> list[Word]: ...
-
-
-@dataclass(frozen=True)
-class StreamingOptions:
-    """Streaming settings.
-
-    Attributes:
-        min_step_s: new audio needed before decoding again (bounds CPU use).
-        endpoint_silence_s: trailing silence that ends an utterance (0.5–0.8 s is natural speech).
-        max_buffer_s: longest audio decoded at once; beyond it words are committed without agreement.
-        vad_threshold: Silero speech probability threshold.
-        beam_size: beam for streaming decodes (final decodes at an endpoint use it too).
-        prompt_chars: committed text (characters) given to Whisper as context; 0 for none.
-        commit_margin_s: agreed words are committed only once they end this long before the newest audio
-            (words at the edge of the buffer are decoded with the least context).
-        context_s: audio before the utterance (already committed) decoded with it at its endpoint, for
-            acoustic context; its words are not emitted again.
-        min_window_s: shortest mel window decoded (5–30 s; Whisper was trained on 30 s windows, shorter
-            ones encode much faster).
-    """
-
-    min_step_s: float = 1.0
-    endpoint_silence_s: float = 0.6
-    max_buffer_s: float = 12.0
-    vad_threshold: float = 0.5
-    beam_size: int = 5
-    prompt_chars: int = 0
-    min_window_s: int = 5
-    commit_margin_s: float = 0.0
-    context_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        from pipeline.errors import ConfigError
-
-        for name, lo, hi in (
-            ("min_step_s", 0.1, 10.0),
-            ("endpoint_silence_s", 0.2, 5.0),
-            ("max_buffer_s", 3.0, 30.0),
-            ("vad_threshold", 0.05, 0.95),
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not lo <= value <= hi:
-                raise ConfigError(f"streaming.{name}", value, f"a number in {lo}..{hi}")
-        if not isinstance(self.beam_size, int) or not 1 <= self.beam_size <= 10:
-            raise ConfigError("streaming.beam_size", self.beam_size, "an integer in 1..10")
-        if not isinstance(self.prompt_chars, int) or not 0 <= self.prompt_chars <= 200:
-            raise ConfigError("streaming.prompt_chars", self.prompt_chars, "an integer in 0..200")
+    def transcribe_words(self, samples: np.ndarray, prompt: str = "", final: bool = False, beam_size: Optional[int] = None) -> list[Word]: ...
 
 
 def _key(word: Word) -> str:
@@ -201,11 +154,11 @@ class OnlineWhisper:
 
     def reset(self) -> None:
         self._buffer = np.zeros(0, dtype=np.float32)
-        self._context = np.zeros(0, dtype=np.float32)  # audio just before the buffer, for final decodes
+        self._context = np.zeros(0, dtype=np.float32)  # audio just before the buffer (see context_s)
         self._buffer_start_s = 0.0  # stream time of self._buffer[0]
         self._since_decode_s = 0.0
+        self.window_start_s = 0.0
         self._agreement = LocalAgreement()
-        self._committed_text = ""
 
     # --- audio in -------------------------------------------------------------------------------
     def insert_audio_chunk(self, samples: np.ndarray) -> None:
@@ -242,24 +195,20 @@ class OnlineWhisper:
         self._buffer = self._buffer[cut:]
         self._buffer_start_s += cut / SAMPLE_RATE_HZ
 
-    def _decode(self, until_s: Optional[float] = None, final: bool = False) -> list[Word]:
+    def _decode(self, until_s: Optional[float] = None, final: bool = False, beam_size: Optional[int] = None) -> list[Word]:
         audio = self._buffer if until_s is None else self._buffer[: int((until_s - self._buffer_start_s) * SAMPLE_RATE_HZ)]
-        context = self._context if final else self._context[:0]
-        prompt = self._committed_text[-self.options.prompt_chars :] if self.options.prompt_chars else ""
+        # context and buffer share one 30 s window; a second window would double the cost
+        room = max(0, int(WINDOW_S * SAMPLE_RATE_HZ) - len(audio))
+        context = self._context[len(self._context) - room :] if room else self._context[:0]
+        self.window_start_s = self._buffer_start_s - len(context) / SAMPLE_RATE_HZ  # of the audio decoded now
         words = self.backend.transcribe_words(
             np.concatenate([context, audio]) if len(context) else audio,
-            prompt=prompt,
             final=final,
-            beam_size=self.options.beam_size,
-            min_window_s=self.options.min_window_s,
+            beam_size=beam_size or (self.options.beam_size if final else self.options.partial_beam_size),
         )
-        start_s = self._buffer_start_s - len(context) / SAMPLE_RATE_HZ
+        start_s = self.window_start_s
         # words heard in the context audio were committed before; the commit policy drops them by time
         return [w.with_offset(start_s) for w in words if w.end_s > len(context) / SAMPLE_RATE_HZ + 0.05]
-
-    def _note(self, committed: tuple[Word, ...]) -> tuple[Word, ...]:
-        self._committed_text += "".join(w.text for w in committed)
-        return committed
 
     # --- steps ----------------------------------------------------------------------------------
     def process_iter(self) -> StreamUpdate:
@@ -268,7 +217,7 @@ class OnlineWhisper:
         self._since_decode_s = 0.0
         speech = self._speech()
         if not speech:  # silence: keep only a short tail in case speech starts at its very end
-            pending = self._note(self._agreement.flush())
+            pending = self._agreement.flush()
             self._trim_to(max(self._buffer_start_s, self.stream_end_s - 0.3))
             self._agreement.buffer_cut()
             return StreamUpdate(pending, (), bool(pending))
@@ -283,12 +232,12 @@ class OnlineWhisper:
         if gap_ends:
             # decode the finished utterance(s) once more, commit the rest of them, drop their audio
             end_s = min(self.stream_end_s, gap_ends[-1] + 0.2)
-            committed = self._note(self._agreement.flush(self._decode(end_s, final=True)))
+            committed = self._agreement.flush(self._decode(end_s, final=True))
             self._trim_to(end_s)
             self._agreement.buffer_cut()
             return StreamUpdate(committed, (), True)
         hypothesis = self._decode()
-        committed, tail = self._agreement.update(hypothesis, self.stream_end_s - self.options.commit_margin_s)
+        committed, tail = self._agreement.update(hypothesis, self.stream_end_s)
         if self.buffer_s > self.options.max_buffer_s:
             # a long utterance: commit what is old enough without agreement, and cut the buffer there
             forced = self._agreement.force(list(tail), self.stream_end_s - 3.0)
@@ -296,16 +245,15 @@ class OnlineWhisper:
             tail = tail[len(forced) :]
             self._trim_to(max(self._buffer_start_s, self._agreement.committed_until_s))
             self._agreement.buffer_cut()
-        self._note(committed)
         return StreamUpdate(committed, tail, False)
 
     def finish(self) -> StreamUpdate:
-        """Commit everything left (the final decode of the last utterance)."""
+        """Commit everything left: a last decode of the last utterance, with the partial (fast) beam because
+        the operator is waiting for the ticket."""
         committed: tuple[Word, ...] = ()
         if self.buffer_s >= 0.1 and self._speech():
-            committed = self._agreement.flush(self._decode(final=True))
+            committed = self._agreement.flush(self._decode(final=True, beam_size=self.options.partial_beam_size))
         else:
             committed = self._agreement.flush()
-        self._note(committed)
         self._trim_to(self.stream_end_s)
         return StreamUpdate(committed, (), True)

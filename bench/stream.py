@@ -63,9 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     builder.build(text_transcript("预热"))  # warm-up
     engine.transcribe_words(np.zeros(16000, np.float32))
 
-    # warm-up: one short replay through the whole live path, so one-time allocations (window sizes, caches)
-    # are not counted as growth
-    warm = load_audio(root / items[0]["path"]).mono()[: 16000 * 30]
+    # warm-up: a minute replayed through the whole live path, so one-time allocations (the largest window,
+    # context plus buffer, and the decoder's caches at their longest) are not counted as growth
+    longest = max(items, key=lambda it: it.get("duration_s", 0.0))
+    warm = load_audio(root / longest["path"]).mono()[: 16000 * 60]
     run_session(CallSession(engine, builder, options=options), replay_batches([warm], [None], speed=0))
 
     rows, lags, ready, audios = [], [], [], []
@@ -77,9 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         session = CallSession(engine, builder, options=options, audio=it["path"], model="base")
         rss_start = rss_mb()
         peak = [rss_start]
+        timeline: list[float] = []  # RSS at each update, to tell a plateau from a climb
 
-        def on_update(_u, peak=peak):
-            peak[0] = max(peak[0], rss_mb())
+        def on_update(_u, peak=peak, timeline=timeline):
+            timeline.append(rss_mb())
+            peak[0] = max(peak[0], timeline[-1])
 
         result, _ = run_session(session, replay_batches([audio], [None], speed=args.speed), on_update)
         ticket_s = time.monotonic() - session.last_fed_wall_s
@@ -93,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             dict(path=it["path"], minutes=len(audio) / 16000 / 60, cer_stream=e / n, lag_p50=lat.lag_p50_s, lag_p95=lat.lag_p95_s,
                  ticket_ready_s=ticket_s, rss_growth_mb=max(peak[0], rss_mb()) - rss_start)
         )  # fmt: skip
-        print(f"  {it['path']}: {rows[-1]}", file=sys.stderr)
+        quarters = [timeline[min(len(timeline) - 1, len(timeline) * q // 4)] - rss_start for q in (1, 2, 3, 4)] if timeline else []
+        print(f"  {it['path']}: {rows[-1]}; RSS growth at 1/4, 1/2, 3/4, end: {[round(x, 1) for x in quarters]} MB", file=sys.stderr)
     if not args.no_offline:  # after every replay, so batch decoding's 30 s buffers do not count as replay growth
         for it, audio, row in zip(items, audios, rows):
             offline = "".join(s.text for s in engine.transcribe(audio))

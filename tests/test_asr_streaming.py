@@ -80,10 +80,14 @@ class ScriptBackend:
         self.script = script
         self.stream = stream  # the OnlineWhisper, to know where its buffer starts
         self.calls = 0
+        self.max_window_s = 0.0
+        self.beams: set[tuple[bool, int]] = set()  # (final, beam_size) pairs seen
 
-    def transcribe_words(self, samples, prompt="", final=False, beam_size=None, min_window_s=5):
+    def transcribe_words(self, samples, prompt="", final=False, beam_size=None):
         self.calls += 1
-        start = self.stream._buffer_start_s - (len(self.stream._context) / SR if final else 0.0)  # finals get context audio
+        self.max_window_s = max(self.max_window_s, len(samples) / SR)
+        self.beams.add((final, beam_size))
+        start = self.stream.window_start_s  # the decoded window begins with context audio before the buffer
         end = start + len(samples) / SR
         return [Word(w.start_s - start, w.end_s - start, w.text) for w in self.script if w.start_s >= start - 0.01 and w.end_s <= end]
 
@@ -146,18 +150,28 @@ def test_streaming_buffer_stays_bounded_over_a_long_call(minutes):
     assert asr.buffer_s < 1.0
 
 
-@pytest.mark.parametrize("talk_s", [30])
+@pytest.mark.parametrize("talk_s", [60])
 def test_streaming_long_utterance_without_pause_is_forced_out(talk_s):
     """No pause at all: max_buffer_s bounds the buffer and nothing is lost."""
     script = words(" ".join(str(i) for i in range(int(talk_s / 0.3))), start=0.0)
-    out, _, max_buffer, _ = _run(script, [(0.0, talk_s)], total_s=talk_s + 1.0, opts=StreamingOptions(max_buffer_s=8.0))
+    out, _, max_buffer, asr = _run(script, [(0.0, talk_s)], total_s=talk_s + 1.0, opts=StreamingOptions(max_buffer_s=8.0))
     assert [w.text for w in out] == [w.text for w in script]
     assert max_buffer <= 8.0 + 1.5
+    assert 20.0 < asr.backend.max_window_s <= 28.0  # context + buffer fill one Whisper window, never two
 
 
-@pytest.mark.parametrize("context_s", [0.0, 10.0])
+def test_streaming_partial_decodes_use_the_partial_beam():
+    u1 = words("你好 我 想 反映 一个 问题 我们 小区 门口 的 路灯 坏 了 很久", start=0.5)
+    speech = [(u1[0].start_s, u1[-1].end_s)]
+    opts = StreamingOptions(beam_size=4, partial_beam_size=2)
+    out, _, _, asr = _run(u1, speech, total_s=u1[-1].end_s + 2.0, opts=opts)
+    assert texts(out) == texts(u1)
+    assert asr.backend.beams == {(False, 2), (True, 4)}
+
+
+@pytest.mark.parametrize("context_s", [0.0, 10.0, 20.0])
 def test_streaming_context_audio_is_not_emitted_again(context_s):
-    """Final decodes see up to context_s of earlier (committed) audio; its words must not come back."""
+    """Decodes see up to context_s of earlier (committed) audio; its words must not come back."""
     u1 = words("你好 我 想 反映 问题", start=0.5)
     u2 = words("路灯 坏 了", start=3.5)
     u3 = words("请 尽快 修", start=6.5)
@@ -166,7 +180,7 @@ def test_streaming_context_audio_is_not_emitted_again(context_s):
     assert texts(out) == texts(u1 + u2 + u3)
 
 
-@pytest.mark.parametrize("field,value", [("min_step_s", 0), ("endpoint_silence_s", 9), ("beam_size", 0), ("prompt_chars", -1)])
+@pytest.mark.parametrize("field,value", [("min_step_s", 0), ("endpoint_silence_s", 9), ("beam_size", 0), ("partial_beam_size", 11), ("context_s", 30), ("max_buffer_s", True)])
 def test_streaming_options_validated(field, value):
     with pytest.raises(ConfigError, match=f"streaming.{field}"):
         StreamingOptions(**{field: value})

@@ -27,9 +27,8 @@ def test_model_streaming_replay_close_to_batch(engine, ticket_builder, samples_d
     times = [(s.start_s, s.end_s) for s in result.transcript.segments]
     assert all(a <= b for a, b in times) and times == sorted(times)
     assert all(0 <= a and b <= len(audio) / 16000 + 0.5 for a, b in times)
-    # regression: streaming's short mel windows leaked into later batch decodes through faster-whisper's
-    # shared feature extractor
-    list(engine.transcribe(audio[: 16000 * 5]))
+    # streaming decodes must leave faster-whisper's shared feature extractor at its 30 s window (an earlier
+    # version passed shorter chunk_length values, which stuck to the extractor and leaked into batch decodes)
     assert engine.model.feature_extractor.n_samples == 30 * 16000
     assert result.ticket.summary.value is not None
 
@@ -40,3 +39,24 @@ def test_model_streaming_silence_commits_nothing(engine, ticket_builder, seconds
     silence = np.zeros(16000 * seconds, np.float32)
     result, _ = run_session(session, replay_batches([silence], [None], speed=0))
     assert result.transcript.segments == ()
+
+
+@pytest.mark.parametrize("speed", ["0"])
+def test_model_cli_replay_stereo_call_saves_ticket(samples_dir, tmp_path, capsys, speed):
+    """`hotline replay` end to end: both channels through the live path, the saved JSON has both speakers'
+    words and a ticket, and the latency summary is printed."""
+    import json
+
+    import cli
+
+    out = tmp_path / "out"
+    argv = ["replay", str(samples_dir / "call_stereo.wav"), "--speed", speed, "--channels", "operator,caller", "--endpoint-silence", "0.5", "--out", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "call ended: end of audio" in printed and "ticket ready" in printed
+    saved = json.loads((out / "call_stereo.wav.json").read_text(encoding="utf-8"))
+    speakers = {s["speaker"] for s in saved["transcript"]["segments"]}
+    assert speakers == {"operator", "caller"}
+    edits, n = cer("甚至出现交易几乎停滞的情况", "".join(s["text"] for s in saved["transcript"]["segments"] if s["speaker"] == "caller"))
+    assert edits / n <= 0.4
+    assert set(saved["ticket"]) >= {"request_type", "category", "location", "summary", "urgency"}

@@ -61,3 +61,19 @@ def test_config_defaults_are_valid(speakers):
     cfg = PipelineConfig()
     assert cfg.asr.model == "base" and cfg.asr.language == "zh" and cfg.asr.vad
     assert TicketOptions().speakers == speakers
+
+
+@pytest.mark.parametrize("data", [{"streaming": {"endpoint_silence_s": 0.8, "context_s": 10}}])
+def test_config_streaming_section_from_dict_and_flag(data):
+    cfg = PipelineConfig.from_dict(data)
+    assert cfg.streaming.endpoint_silence_s == 0.8 and cfg.streaming.context_s == 10
+    flagged = PipelineConfig.from_namespace(argparse.Namespace(endpoint_silence=0.5), cfg)
+    assert flagged.streaming.endpoint_silence_s == 0.5 and flagged.streaming.context_s == 10
+    assert PipelineConfig.from_namespace(argparse.Namespace(), cfg).streaming == cfg.streaming
+
+
+@pytest.mark.parametrize("data,field", [({"streaming": {"endpoint_silence_s": 0}}, "streaming.endpoint_silence_s"), ({"streaming": {"lag": 1}}, "streaming.lag")])
+def test_config_streaming_bad_values_name_the_field(data, field):
+    with pytest.raises(ConfigError) as info:
+        PipelineConfig.from_dict(data, source="call.json")
+    assert info.value.field == field
