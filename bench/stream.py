@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     ap.add_argument("--speed", type=float, default=1.0)
     ap.add_argument("--limit", type=int, default=0, help="at most N long-form items (0 = all)")
-    ap.add_argument("--options", default="{}", help='StreamingOptions as JSON, e.g. \'{"prompt_chars": 50}\'')
+    ap.add_argument("--options", default="{}", help='StreamingOptions as JSON, e.g. \'{"context_s": 10}\'')
     ap.add_argument("--no-offline", action="store_true", help="skip the offline transcription (no CER ratio)")
     args = ap.parse_args(argv)
 
