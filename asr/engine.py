@@ -149,7 +149,7 @@ class WhisperEngine:
                 skipped.append((max(0.0, a - 0.2), min(len(samples) / SAMPLE_RATE_HZ, b + 0.2)))
         return skipped
 
-    def transcribe_words(self, samples: np.ndarray, prompt: str = "", final: bool = False, beam_size: Optional[int] = None) -> list[Word]:
+    def transcribe_words(self, samples: np.ndarray, final: bool = False, beam_size: Optional[int] = None) -> list[Word]:
         """Decode a short buffer (streaming): words with times relative to the buffer start.
 
         One decoder pass over the buffer (up to 30 s). No VAD (the caller already did it), no conditioning on
@@ -174,11 +174,9 @@ class WhisperEngine:
             vad_filter=False,
             word_timestamps=True,
             condition_on_previous_text=False,
-            initial_prompt=prompt or None,
             temperature=(0.0, 0.2, 0.4, 0.6) if final else 0.0,
             best_of=1,  # one sample per fallback temperature, not five: a live call cannot wait for five
         )
-        segments = list(segments)
         words: list[Word] = []
         for seg in segments:
             if is_hallucination(seg.text):

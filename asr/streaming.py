@@ -55,7 +55,7 @@ class StreamingASR(Protocol):
 class WordBackend(Protocol):
     """What a streaming processor needs from an ASR engine (WhisperEngine implements it)."""
 
-    def transcribe_words(self, samples: np.ndarray, prompt: str = "", final: bool = False, beam_size: Optional[int] = None) -> list[Word]: ...
+    def transcribe_words(self, samples: np.ndarray, final: bool = False, beam_size: Optional[int] = None) -> list[Word]: ...
 
 
 def _key(word: Word) -> str:
@@ -109,15 +109,11 @@ class LocalAgreement:
             self._in_buffer.extend(words)
         return tuple(words)
 
-    def update(self, hypothesis: list[Word], until_s: float = float("inf")) -> tuple[tuple[Word, ...], tuple[Word, ...]]:
-        """Returns (newly committed words, unstable tail). Only words ending by `until_s` may be committed."""
+    def update(self, hypothesis: list[Word]) -> tuple[tuple[Word, ...], tuple[Word, ...]]:
+        """Returns (newly committed words, unstable tail)."""
         current = self._fresh(hypothesis)
         n = 0
-        while (
-            n < min(len(current), len(self._previous))
-            and _key(current[n]) == _key(self._previous[n])
-            and current[n].end_s <= until_s
-        ):
+        while n < min(len(current), len(self._previous)) and _key(current[n]) == _key(self._previous[n]):
             n += 1
         committed = self._commit(current[:n])
         self._previous = current[n:]
@@ -199,16 +195,15 @@ class OnlineWhisper:
         audio = self._buffer if until_s is None else self._buffer[: int((until_s - self._buffer_start_s) * SAMPLE_RATE_HZ)]
         # context and buffer share one 30 s window; a second window would double the cost
         room = max(0, int(WINDOW_S * SAMPLE_RATE_HZ) - len(audio))
-        context = self._context[len(self._context) - room :] if room else self._context[:0]
+        context = self._context[max(0, len(self._context) - room) :]
         self.window_start_s = self._buffer_start_s - len(context) / SAMPLE_RATE_HZ  # of the audio decoded now
         words = self.backend.transcribe_words(
             np.concatenate([context, audio]) if len(context) else audio,
             final=final,
             beam_size=beam_size or (self.options.beam_size if final else self.options.partial_beam_size),
         )
-        start_s = self.window_start_s
         # words heard in the context audio were committed before; the commit policy drops them by time
-        return [w.with_offset(start_s) for w in words if w.end_s > len(context) / SAMPLE_RATE_HZ + 0.05]
+        return [w.with_offset(self.window_start_s) for w in words if w.end_s > len(context) / SAMPLE_RATE_HZ + 0.05]
 
     # --- steps ----------------------------------------------------------------------------------
     def process_iter(self) -> StreamUpdate:
@@ -237,7 +232,7 @@ class OnlineWhisper:
             self._agreement.buffer_cut()
             return StreamUpdate(committed, (), True)
         hypothesis = self._decode()
-        committed, tail = self._agreement.update(hypothesis, self.stream_end_s)
+        committed, tail = self._agreement.update(hypothesis)
         if self.buffer_s > self.options.max_buffer_s:
             # a long utterance: commit what is old enough without agreement, and cut the buffer there
             forced = self._agreement.force(list(tail), self.stream_end_s - 3.0)

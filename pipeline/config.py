@@ -151,12 +151,11 @@ class StreamingOptions:
             ("context_s", 0.0, 25.0),
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-                raise ConfigError(f"streaming.{name}", value, f"a number in {lo}..{hi}")
+            ok = not isinstance(value, bool) and isinstance(value, (int, float)) and lo <= value <= hi
+            _check(ok, f"streaming.{name}", value, f"a number in {lo}..{hi}")
         for name in ("beam_size", "partial_beam_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
-                raise ConfigError(f"streaming.{name}", value, "an integer in 1..10")
+            _check(not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= 10, f"streaming.{name}", value, "an integer in 1..10")
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ class ScriptBackend:
         self.max_window_s = 0.0
         self.beams: set[tuple[bool, int]] = set()  # (final, beam_size) pairs seen
 
-    def transcribe_words(self, samples, prompt="", final=False, beam_size=None):
+    def transcribe_words(self, samples, final=False, beam_size=None):
         self.calls += 1
         self.max_window_s = max(self.max_window_s, len(samples) / SR)
         self.beams.add((final, beam_size))
