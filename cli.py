@@ -14,6 +14,13 @@ logger = logging.getLogger("hotline")
 
 
 
+def _add_call_args(p: argparse.ArgumentParser) -> None:
+    """What `live` and `replay` share: where the call is saved and when it and its utterances end."""
+    p.add_argument("--out", default="hotline_out", help="folder for the final JSON (default: ./hotline_out)")
+    p.add_argument("--hangup-silence", type=float, default=0.0, help="end the call after this many seconds without speech (0: off; live then ends on Ctrl-C)")
+    p.add_argument("--endpoint-silence", type=float, help="silence (s) that ends an utterance and commits it (default 0.6)")
+
+
 def _add_asr_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("speech recognition")
     g.add_argument("--model", help="model name (see `hotline models`), faster-whisper size, hub name or CTranslate2 directory (default: base)")
@@ -54,9 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--backend", default="sounddevice", choices=("sounddevice", "pyaudio"))
     lv.add_argument("--device", help="input device index or name (default: the system's default input)")
     lv.add_argument("--caller-device", help="a second input for the caller's side, e.g. the softphone output's monitor")
-    lv.add_argument("--out", default="hotline_out", help="folder for the final JSON (default: ./hotline_out)")
-    lv.add_argument("--hangup-silence", type=float, default=0.0, help="end the call after this many seconds without speech (0: Ctrl-C only)")
-    lv.add_argument("--endpoint-silence", type=float, help="silence (s) that ends an utterance and commits it (default 0.6)")
+    _add_call_args(lv)
     _add_asr_args(lv)
 
     dv = sub.add_parser("devices", help="list audio input devices")
@@ -65,9 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="replay a recording through the live path on a real-time clock")
     r.add_argument("file", help="a recording")
     r.add_argument("--speed", type=float, default=1.0, help="1 = real time, 2 = twice as fast, 0 = as fast as possible")
-    r.add_argument("--out", default="hotline_out", help="folder for the final JSON (default: ./hotline_out)")
-    r.add_argument("--hangup-silence", type=float, default=0.0, help="end the call after this many seconds without speech (0: off)")
-    r.add_argument("--endpoint-silence", type=float, help="silence (s) that ends an utterance and commits it (default 0.6)")
+    _add_call_args(r)
     _add_asr_args(r)
 
     tc = sub.add_parser("train-classifier", help="train the category classifier on labelled tickets (JSONL: text, category)")
