@@ -140,7 +140,7 @@ class StreamingOptions:
     vad_threshold: float = 0.5
     beam_size: int = 5
     partial_beam_size: int = 1
-    context_s: float = 20.0
+    context_s: float = 10.0
 
     def __post_init__(self) -> None:
         for name, lo, hi in (

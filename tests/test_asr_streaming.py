@@ -86,6 +86,7 @@ class ScriptBackend:
     def transcribe_words(self, samples, final=False, beam_size=None):
         self.calls += 1
         self.max_window_s = max(self.max_window_s, len(samples) / SR)
+        self.context_s = self.stream._buffer_start_s - self.stream.window_start_s  # of this decode
         self.beams.add((final, beam_size))
         start = self.stream.window_start_s  # the decoded window begins with context audio before the buffer
         end = start + len(samples) / SR
@@ -154,10 +155,22 @@ def test_streaming_buffer_stays_bounded_over_a_long_call(minutes):
 def test_streaming_long_utterance_without_pause_is_forced_out(talk_s):
     """No pause at all: max_buffer_s bounds the buffer and nothing is lost."""
     script = words(" ".join(str(i) for i in range(int(talk_s / 0.3))), start=0.0)
-    out, _, max_buffer, asr = _run(script, [(0.0, talk_s)], total_s=talk_s + 1.0, opts=StreamingOptions(max_buffer_s=8.0))
+    out, _, max_buffer, asr = _run(script, [(0.0, talk_s)], total_s=talk_s + 1.0, opts=StreamingOptions(max_buffer_s=8.0, context_s=25.0))
     assert [w.text for w in out] == [w.text for w in script]
     assert max_buffer <= 8.0 + 1.5
     assert 20.0 < asr.backend.max_window_s <= 28.0  # context + buffer fill one Whisper window, never two
+
+
+@pytest.mark.parametrize("context_s", [20.0])
+def test_streaming_decodes_get_the_whole_context(context_s):
+    """After a long first utterance, a short one is decoded with all context_s seconds before it (a slicing
+    bug once gave it only the last few seconds when the context was more than half the free window)."""
+    u1 = words(" ".join(str(i) for i in range(80)), start=0.0)  # 24 s of talk
+    u2 = words("路灯 坏 了", start=u1[-1].end_s + 1.5)
+    speech = [(0.0, u1[-1].end_s), (u2[0].start_s, u2[-1].end_s)]
+    out, _, _, asr = _run(u1 + u2, speech, total_s=u2[-1].end_s + 2.0, opts=StreamingOptions(context_s=context_s))
+    assert texts(out) == texts(u1 + u2)
+    assert asr.backend.context_s == pytest.approx(context_s, abs=0.05)
 
 
 def test_streaming_partial_decodes_use_the_partial_beam():
