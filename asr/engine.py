@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["EngineInfo", "WhisperEngine"]
 
 MAX_PASSES = 3  # the first decode plus passes over speech it skipped (see WhisperEngine._skipped_speech)
+MAX_REPEATS = 2  # consecutive segments with the same text kept before the rest count as a decoding loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +115,17 @@ class WhisperEngine:
             for begin_s, end_s in passes:
                 chunk = samples[int(begin_s * SAMPLE_RATE_HZ) : int(end_s * SAMPLE_RATE_HZ)]
                 segments, _info = self._model.transcribe(chunk, **self.transcribe_kwargs())
+                previous, repeats = None, 0
                 for seg in segments:
-                    covered.append((begin_s + seg.start, begin_s + seg.end))
                     text = clean_text(seg.text)
+                    repeats = repeats + 1 if text and text == previous else 0
+                    previous = text
+                    if repeats >= MAX_REPEATS:
+                        # a decoding loop (temperature fallback can write one sentence over several turns):
+                        # the segment is dropped and its audio left uncovered, so the speech there is decoded again
+                        logger.debug("dropped segment %.2f-%.2f: the same text %d times in a row", seg.start, seg.end, repeats + 1)
+                        continue
+                    covered.append((begin_s + seg.start, begin_s + seg.end))
                     if not text:
                         logger.debug("dropped segment %.2f-%.2f (%d characters of non-speech)", seg.start, seg.end, len(seg.text))
                         continue
@@ -131,7 +140,13 @@ class WhisperEngine:
             logger.info("the decoder skipped speech at %s; decoding it again", ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in passes))
 
     @staticmethod
-    def _skipped_speech(samples: np.ndarray, covered: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    def _speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
+        """Silero VAD speech regions (seconds) of the whole recording."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        return [(c["start"] / SAMPLE_RATE_HZ, c["end"] / SAMPLE_RATE_HZ) for c in get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=500))]
+
+    def _skipped_speech(self, samples: np.ndarray, covered: list[tuple[float, float]]) -> list[tuple[float, float]]:
         """Speech regions of a second or more that no decoded segment overlaps.
 
         faster-whisper can end a 30 s window early (a temperature-fallback sample that stops after one
@@ -139,11 +154,8 @@ class WhisperEngine:
         not pass for the whole call, so those regions are decoded again (streaming order is then not time
         order; callers sort segments by time).
         """
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
         skipped = []
-        for c in get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=500)):
-            a, b = c["start"] / SAMPLE_RATE_HZ, c["end"] / SAMPLE_RATE_HZ
+        for a, b in self._speech_regions(samples):
             overlap = sum(max(0.0, min(b, e) - max(a, s)) for s, e in covered)
             if b - a >= 1.0 and overlap < 0.3 * (b - a):
                 skipped.append((max(0.0, a - 0.2), min(len(samples) / SAMPLE_RATE_HZ, b + 0.2)))
