@@ -65,28 +65,30 @@ def _key(word: Word) -> str:
 class LocalAgreement:
     """LocalAgreement-2 commit policy. Pure: no audio, no model, no clock.
 
-    Each hypothesis is the decode of the whole audio buffer, so it starts by re-reading the words
-    already committed from that buffer. Those are found by aligning the hypothesis's characters with
-    the committed ones (edit distance, so a re-read that differs slightly is still recognised; word
-    timestamps alone drift too much), and only the words after them are new. Of the new words, the
-    longest prefix on which two consecutive hypotheses agree is committed. A committed word is never
-    emitted again, and `flush` commits what is left at the end of an utterance.
-    Call `buffer_cut()` whenever the audio buffer is cut behind the committed words.
+    Each hypothesis is the decode of a whole window (context audio plus buffer), so it starts by
+    re-reading the words already committed from that window. Those are found by aligning the
+    hypothesis's characters with the committed ones (edit distance, so a re-read that differs slightly
+    is still recognised). Times alone cannot tell them apart: the first word after a pause is often
+    timed from inside the pause, before the last committed word ends, and a filter by time dropped it.
+    Only the words after the re-read are new. Of the new words, the longest prefix on which two
+    consecutive hypotheses agree is committed. A committed word is never emitted again, and `flush`
+    commits what is left at the end of an utterance.
     """
 
     def __init__(self) -> None:
         self.committed_until_s = 0.0
-        self._in_buffer: list[Word] = []  # committed words whose audio is still in the buffer
+        self._recent: list[Word] = []  # committed words that may still be inside a decoded window
         self._previous: list[Word] = []
 
-    def buffer_cut(self) -> None:
-        self._in_buffer = []
+    def forget(self, before_s: float) -> None:
+        """Drop committed words that end before stream time `before_s` (no window reaches them any more)."""
+        self._recent = [w for w in self._recent if w.end_s > before_s]
 
-    def _fresh(self, words: list[Word]) -> list[Word]:
-        """The words of a whole-buffer hypothesis that come after the committed ones."""
-        if not self._in_buffer:
-            return [w for w in words if w.start_s > self.committed_until_s - 0.15]
-        done = "".join(_key(w) for w in self._in_buffer)
+    def _fresh(self, words: list[Word], window_start_s: float) -> list[Word]:
+        """The words of a whole-window hypothesis that come after the committed ones."""
+        done = "".join(_key(w) for w in self._recent if w.end_s > window_start_s + 0.05)
+        if not done:
+            return [w for w in words if w.end_s > self.committed_until_s + 0.05]
         keys = [_key(w) for w in words]
         text = "".join(keys)
         # row[j] = edit distance between all committed characters and text[:j]
@@ -106,12 +108,12 @@ class LocalAgreement:
     def _commit(self, words: list[Word]) -> tuple[Word, ...]:
         if words:
             self.committed_until_s = max(self.committed_until_s, words[-1].end_s)
-            self._in_buffer.extend(words)
+            self._recent.extend(words)
         return tuple(words)
 
-    def update(self, hypothesis: list[Word]) -> tuple[tuple[Word, ...], tuple[Word, ...]]:
-        """Returns (newly committed words, unstable tail)."""
-        current = self._fresh(hypothesis)
+    def update(self, hypothesis: list[Word], window_start_s: float = 0.0) -> tuple[tuple[Word, ...], tuple[Word, ...]]:
+        """Returns (newly committed words, unstable tail). `window_start_s`: stream time the decoded window began."""
+        current = self._fresh(hypothesis, window_start_s)
         n = 0
         while n < min(len(current), len(self._previous)) and _key(current[n]) == _key(self._previous[n]):
             n += 1
@@ -127,9 +129,9 @@ class LocalAgreement:
         self._previous = list(tail[n:])
         return self._commit(list(tail[:n]))
 
-    def flush(self, final: Optional[list[Word]] = None) -> tuple[Word, ...]:
-        """End of utterance or stream: commit `final` (a last whole-buffer hypothesis) or else the pending tail."""
-        words = self._fresh(final) if final is not None else self._previous
+    def flush(self, final: Optional[list[Word]] = None, window_start_s: float = 0.0) -> tuple[Word, ...]:
+        """End of utterance or stream: commit `final` (a last whole-window hypothesis) or else the pending tail."""
+        words = self._fresh(final, window_start_s) if final is not None else self._previous
         self._previous = []
         return self._commit(words)
 
@@ -153,6 +155,7 @@ class OnlineWhisper:
         self._context = np.zeros(0, dtype=np.float32)  # audio just before the buffer (see context_s)
         self._buffer_start_s = 0.0  # stream time of self._buffer[0]
         self._since_decode_s = 0.0
+        self._heard_until_s = 0.0  # stream time up to which the last decode heard the audio
         self.window_start_s = 0.0
         self._agreement = LocalAgreement()
 
@@ -190,9 +193,11 @@ class OnlineWhisper:
             self._context = np.concatenate([self._context, self._buffer[:cut]])[-keep:]
         self._buffer = self._buffer[cut:]
         self._buffer_start_s += cut / SAMPLE_RATE_HZ
+        self._agreement.forget(self._buffer_start_s - len(self._context) / SAMPLE_RATE_HZ)
 
     def _decode(self, until_s: Optional[float] = None, final: bool = False, beam_size: Optional[int] = None) -> list[Word]:
         audio = self._buffer if until_s is None else self._buffer[: int((until_s - self._buffer_start_s) * SAMPLE_RATE_HZ)]
+        self._heard_until_s = self._buffer_start_s + len(audio) / SAMPLE_RATE_HZ
         # context and buffer share one 30 s window; a second window would double the cost
         room = max(0, int(WINDOW_S * SAMPLE_RATE_HZ) - len(audio))
         context = self._context[max(0, len(self._context) - room) :]
@@ -202,8 +207,8 @@ class OnlineWhisper:
             final=final,
             beam_size=beam_size or (self.options.beam_size if final else self.options.partial_beam_size),
         )
-        # words heard in the context audio were committed before; the commit policy drops them by time
-        return [w.with_offset(self.window_start_s) for w in words if w.end_s > len(context) / SAMPLE_RATE_HZ + 0.05]
+        # the words heard in the context audio were committed before: the commit policy recognises their re-read
+        return [w.with_offset(self.window_start_s) for w in words]
 
     # --- steps ----------------------------------------------------------------------------------
     def process_iter(self) -> StreamUpdate:
@@ -214,7 +219,6 @@ class OnlineWhisper:
         if not speech:  # silence: keep only a short tail in case speech starts at its very end
             pending = self._agreement.flush()
             self._trim_to(max(self._buffer_start_s, self.stream_end_s - 0.3))
-            self._agreement.buffer_cut()
             return StreamUpdate(pending, (), bool(pending))
         # The buffer is never cut at a VAD speech start: Silero, started cold on the buffer, often misses
         # the first half second of speech there. It is cut only at an endpoint, after long silence, or
@@ -227,27 +231,27 @@ class OnlineWhisper:
         if gap_ends:
             # decode the finished utterance(s) once more, commit the rest of them, drop their audio
             end_s = min(self.stream_end_s, gap_ends[-1] + 0.2)
-            committed = self._agreement.flush(self._decode(end_s, final=True))
+            committed = self._agreement.flush(self._decode(end_s, final=True), self.window_start_s)
             self._trim_to(end_s)
-            self._agreement.buffer_cut()
             return StreamUpdate(committed, (), True)
         hypothesis = self._decode()
-        committed, tail = self._agreement.update(hypothesis)
+        committed, tail = self._agreement.update(hypothesis, self.window_start_s)
         if self.buffer_s > self.options.max_buffer_s:
             # a long utterance: commit what is old enough without agreement, and cut the buffer there
             forced = self._agreement.force(list(tail), self.stream_end_s - 3.0)
             committed += forced
             tail = tail[len(forced) :]
             self._trim_to(max(self._buffer_start_s, self._agreement.committed_until_s))
-            self._agreement.buffer_cut()
         return StreamUpdate(committed, tail, False)
 
     def finish(self) -> StreamUpdate:
         """Commit everything left: a last decode of the last utterance, with the partial (fast) beam because
-        the operator is waiting for the ticket."""
-        committed: tuple[Word, ...] = ()
-        if self.buffer_s >= 0.1 and self._speech():
-            committed = self._agreement.flush(self._decode(final=True, beam_size=self.options.partial_beam_size))
+        the operator is waiting for the ticket. When the last decode already heard all the speech there is
+        (only silence came after it), its unstable tail is committed as it stands instead: the same greedy
+        decode of the same speech, without the wait."""
+        speech = self._speech() if self.buffer_s >= 0.1 else []
+        if speech and self._buffer_start_s + speech[-1][1] + 0.2 > self._heard_until_s:
+            committed = self._agreement.flush(self._decode(final=True, beam_size=self.options.partial_beam_size), self.window_start_s)
         else:
             committed = self._agreement.flush()
         self._trim_to(self.stream_end_s)

@@ -60,6 +60,29 @@ def test_streaming_reread_of_committed_words_is_not_emitted_again(committed, hyp
     assert texts(la.update(words(hypothesis))[1]) == fresh
 
 
+@pytest.mark.parametrize("smear_s", [0.25, 0.6])
+def test_streaming_first_word_after_a_pause_timed_into_the_pause_is_kept(smear_s):
+    """Whisper often times the first word after a pause from inside the pause, even before the last committed
+    word ends. It is new (the re-read of the committed words says so), and must not be dropped by its time."""
+    la = LocalAgreement()
+    said = words("这 位 先生")
+    assert texts(la.flush(said, window_start_s=0.0)) == "这 位 先生"
+    nxt = [Word(said[-1].end_s - smear_s, said[-1].end_s + 1.0, "谢谢"), Word(said[-1].end_s + 1.0, said[-1].end_s + 1.3, "你")]
+    committed, tail = la.update(said + nxt, window_start_s=0.0)
+    assert (texts(committed), texts(tail)) == ("", "谢谢 你")
+    assert texts(la.flush(said + nxt, window_start_s=0.0)) == "谢谢 你"
+
+
+@pytest.mark.parametrize("window_start", [1.0])
+def test_streaming_committed_words_before_the_window_are_not_matched(window_start):
+    """Only committed words inside the decoded window are looked for in its re-read: a word committed before
+    the window began is not in the audio, so a new word that sounds the same is new."""
+    la = LocalAgreement()
+    la.flush(words("好 的"), window_start_s=0.0)  # 0.0-0.6 s, before the next window
+    hyp = words("好 的 请 讲", start=1.0)
+    assert texts(la.flush(hyp, window_start_s=window_start)) == "好 的 请 讲"
+
+
 @pytest.mark.parametrize("until", [0.7])
 def test_streaming_force_commits_old_words(until):
     la = LocalAgreement()
@@ -191,6 +214,39 @@ def test_streaming_context_audio_is_not_emitted_again(context_s):
     speech = [(u[0].start_s, u[-1].end_s) for u in (u1, u2, u3)]
     out, _, _, _ = _run(u1 + u2 + u3, speech, total_s=10.0, opts=StreamingOptions(context_s=context_s))
     assert texts(out) == texts(u1 + u2 + u3)
+
+
+@pytest.mark.parametrize("smear_s", [0.4])
+def test_streaming_word_after_endpoint_timed_into_the_pause_is_committed(smear_s):
+    """Regression: after an endpoint the next utterance's first word, timed from inside the pause (as Whisper's
+    alignment does), was dropped as if it were a re-read of the context ("谢谢那些…" came out as "那些…")."""
+    u1 = words("下次 动 点 脑 好 吗", start=0.5)
+    start2 = u1[-1].end_s + 1.5
+    u2 = [Word(u1[-1].end_s - smear_s, start2 + 0.6, "谢谢")] + words("那 些 不 会 过 季 的 人", start=start2 + 0.6)
+    speech = [(0.5, u1[-1].end_s), (start2, u2[-1].end_s)]
+    out, endpoints, _, _ = _run(u1 + u2, speech, total_s=u2[-1].end_s + 2.0)
+    assert texts(out) == texts(u1 + u2)
+    assert endpoints >= 2
+
+
+@pytest.mark.parametrize("trailing_s,decodes_at_finish", [(0.5, 0), (0.0, 1)])
+def test_streaming_finish_decodes_only_speech_not_heard_yet(trailing_s, decodes_at_finish):
+    """At hang-up the operator waits for the ticket: when the last decode already heard all the speech (only
+    silence after it), its tail is committed without decoding again; speech it did not hear is decoded."""
+    u1 = words("你好 我 想 反映 一个 问题 路灯 坏 了", start=0.2)  # 0.2-2.9 s
+    total_s = u1[-1].end_s + 0.1 + trailing_s
+    audio = np.zeros(int(total_s * SR), np.float32)
+    audio[int(0.2 * SR) : int(u1[-1].end_s * SR)] = 0.5
+    asr = OnlineWhisper(None, StreamingOptions(min_step_s=1.0), vad=_energy_vad)
+    asr.backend = ScriptBackend(u1, asr)
+    out = []
+    for p in range(0, len(audio), SR // 10):
+        asr.insert_audio_chunk(audio[p : p + SR // 10])
+        out += asr.process_iter().committed
+    before = asr.backend.calls
+    out += asr.finish().committed
+    assert texts(out) == texts(u1)
+    assert asr.backend.calls - before == decodes_at_finish
 
 
 @pytest.mark.parametrize("field,value", [("min_step_s", 0), ("endpoint_silence_s", 9), ("beam_size", 0), ("partial_beam_size", 11), ("context_s", 30), ("max_buffer_s", True)])
