@@ -103,6 +103,9 @@ class LocalAgreement:
             pos += len(key)
             if prev[pos] <= best_cost:
                 best_k, best_cost = k, prev[pos]
+        # a word that starts after every committed word ended is no re-read, whatever the text says
+        # (a decode that skipped the re-read would otherwise lose as many new characters as were committed)
+        best_k = min(best_k, next((i for i, w in enumerate(words) if w.start_s >= self.committed_until_s), len(words)))
         return [w for w in words[best_k:] if w.end_s > self.committed_until_s - 0.5]
 
     def _commit(self, words: list[Word]) -> tuple[Word, ...]:
@@ -247,8 +250,8 @@ class OnlineWhisper:
     def finish(self) -> StreamUpdate:
         """Commit everything left: a last decode of the last utterance, with the partial (fast) beam because
         the operator is waiting for the ticket. When the last decode already heard all the speech there is
-        (only silence came after it), its unstable tail is committed as it stands instead: the same greedy
-        decode of the same speech, without the wait."""
+        (only silence came after it), its unstable tail is committed as it stands instead: the same decode
+        of the same speech, without the wait."""
         speech = self._speech() if self.buffer_s >= 0.1 else []
         if speech and self._buffer_start_s + speech[-1][1] + 0.2 > self._heard_until_s:
             committed = self._agreement.flush(self._decode(final=True, beam_size=self.options.partial_beam_size), self.window_start_s)

@@ -83,6 +83,16 @@ def test_streaming_committed_words_before_the_window_are_not_matched(window_star
     assert texts(la.flush(hyp, window_start_s=window_start)) == "好 的 请 讲"
 
 
+@pytest.mark.parametrize("committed", ["你 好 请 讲 一下"])
+def test_streaming_decode_that_skips_the_reread_loses_nothing(committed):
+    """A window decode can leave out the committed words it re-hears (Whisper skips the start of a window).
+    Its words all start after the committed audio, so none of them is taken for a re-read."""
+    la = LocalAgreement()
+    done = la.flush(words(committed), window_start_s=0.0)  # 0.0-1.5 s
+    new = words("路 灯 坏", start=done[-1].end_s + 0.2)
+    assert texts(la.flush(new, window_start_s=0.0)) == "路 灯 坏"
+
+
 @pytest.mark.parametrize("until", [0.7])
 def test_streaming_force_commits_old_words(until):
     la = LocalAgreement()
