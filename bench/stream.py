@@ -1,6 +1,6 @@
 """Streaming benchmark: replay long recordings through the live path on a real-time clock.
 
-    python bench/stream.py [--manifest ../shared/eval/audio/manifest.jsonl] [--speed 1] [--limit N]
+    python bench/stream.py [--manifest ../shared/eval/audio/manifest.jsonl] [--speed 1] [--limit N] [--virtual-clock]
 
 For each long-form item: replay at `--speed` through CallSession (the same path as `hotline replay`), then
 transcribe the same audio offline with WhisperEngine (batch). Reports word lag percentiles (commit wall time
@@ -8,6 +8,11 @@ minus the wall time the word's last sample was fed), "ticket ready" (wall time f
 the final ticket), streaming vs offline CER (normalised as ../shared/eval/audio/README.md says), and the
 process's RSS growth during each replay (peak minus the RSS when it began, after a warm-up replay; the
 offline decodes run after all replays). The last line reports the largest growth. The last line is machine-readable.
+
+`--virtual-clock` replays on a simulated clock instead: each decode moves the clock on by a cost model of this
+machine (see VirtualClock), so the decode schedule, and with it the streamed text, is the same on every run.
+Real-time runs differ by about +-0.01 CER from run to run because the schedule follows the wall clock; use the
+virtual clock to compare settings, and a real-time run for the lag and ticket-ready numbers.
 """
 
 from __future__ import annotations
@@ -35,6 +40,37 @@ from pipeline.ticket import TicketBuilder  # noqa: E402
 DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "audio" / "manifest.jsonl"
 
 
+class VirtualClock:
+    """A clock that only moves when told: by the replay's sleeps and by each decode's modelled cost.
+
+    Cost of one streaming decode on 2 cores, Whisper base int8 (measured 2026-12-01 with faster-whisper 1.2.1):
+    0.42 s for the 30 s encoder pass, features, alignment and VAD, plus 6.6 ms per generated token with greedy
+    search, times 1 + 0.25 (beam - 1) for a wider beam (beam 5 measured at 2x greedy). Tokens are estimated
+    from the words returned (1.15 per character, plus 10 for timestamps).
+    """
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds) + 1e-6  # never exactly on a chunk boundary, where rounding would stall replay
+
+    def timed(self, engine: WhisperEngine) -> None:
+        """Make every streaming decode of `engine` advance this clock by its modelled cost."""
+        decode = engine.transcribe_words
+
+        def transcribe_words(samples, final=False, beam_size=None):
+            words = decode(samples, final=final, beam_size=beam_size)
+            tokens = 1.15 * sum(len(w.text) for w in words) + 10
+            self.t += 0.42 + 0.0066 * (1 + 0.25 * ((beam_size or engine.options.beam_size) - 1)) * tokens
+            return words
+
+        engine.transcribe_words = transcribe_words
+
+
 def rss_mb() -> float:
     with open("/proc/self/status") as f:
         for line in f:
@@ -50,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="at most N long-form items (0 = all)")
     ap.add_argument("--options", default="{}", help='StreamingOptions as JSON, e.g. \'{"context_s": 10}\'')
     ap.add_argument("--no-offline", action="store_true", help="skip the offline transcription (no CER ratio)")
+    ap.add_argument("--virtual-clock", action="store_true", help="replay on a simulated clock (repeatable text; lag is modelled)")
     args = ap.parse_args(argv)
 
     root = args.manifest.parent
@@ -60,12 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     options = StreamingOptions(**json.loads(args.options))
     engine = WhisperEngine(AsrOptions())
     builder = TicketBuilder()
+    clock = VirtualClock() if args.virtual_clock else None
+    now = clock.now if clock else time.monotonic
 
     # warm-up: a minute replayed through the whole live path, so one-time allocations (the largest window,
     # context plus buffer, and the decoder's caches at their longest) are not counted as growth
     longest = max(items, key=lambda it: it.get("duration_s", 0.0))
     warm = load_audio(root / longest["path"]).mono()[: 16000 * 60]
     run_session(CallSession(engine, builder, options=options), replay_batches([warm], [None], speed=0))
+    if clock:
+        clock.timed(engine)
 
     rows, lags, ready, audios = [], [], [], []
     e_s = n_s = e_o = n_o = 0
@@ -73,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     for it in items:
         audio = load_audio(root / it["path"]).mono()
         audios.append(audio)
-        session = CallSession(engine, builder, options=options, audio=it["path"], model="base")
+        session = CallSession(engine, builder, options=options, audio=it["path"], model="base", clock=now)
         rss_start = rss_mb()
         peak = [rss_start]
         timeline: list[float] = []  # RSS at each update, to tell a plateau from a climb
@@ -82,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
             timeline.append(rss_mb())
             peak[0] = max(peak[0], timeline[-1])
 
-        result, _ = run_session(session, replay_batches([audio], [None], speed=args.speed), on_update)
-        ticket_s = time.monotonic() - session.last_fed_wall_s
+        replay = replay_batches([audio], [None], speed=args.speed, clock=now, sleep=clock.sleep if clock else time.sleep)
+        result, _ = run_session(session, replay, on_update)
+        ticket_s = now() - session.last_fed_wall_s
         growth = max(peak[0], rss_mb()) - rss_start
         rss_growth = max(rss_growth, growth)
         lat = session.latency()
@@ -99,14 +141,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {it['path']}: {rows[-1]}; RSS growth at 1/4, 1/2, 3/4, end: {[round(x, 1) for x in quarters]} MB", file=sys.stderr)
     if not args.no_offline:  # after every replay, so batch decoding's 30 s buffers do not count as replay growth
         for it, audio, row in zip(items, audios, rows):
-            offline = "".join(s.text for s in engine.transcribe(audio))
+            offline = "".join(s.text for s in sorted(engine.transcribe(audio), key=lambda s: s.start_s))
             eo, no = cer(it["text"], offline)
             e_o, n_o = e_o + eo, n_o + no
             row["cer_offline"] = eo / no
 
     lag = np.array(lags)
     print()
-    print(f"Streaming benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cores, Whisper base int8, speed {args.speed}, {options}")
+    clock_kind = "virtual clock (modelled lag)" if clock else "real time"
+    print(f"Streaming benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cores, Whisper base int8, speed {args.speed}, {clock_kind}, {options}")
     print("| item | audio min | CER stream | CER offline | lag p50 s | lag p95 s | ticket ready s | RSS growth MB |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
