@@ -231,8 +231,9 @@ def _ticket_jsonl(pipeline, path: Path, out: Optional[str]) -> int:
     return 1 if bad else 0
 
 
-def _run_live_call(args, session, batches, title: str) -> tuple[int, object]:
-    """Drive a session with the live view, save the final JSON, print the ticket and the latency."""
+def _run_live_call(args, session, batches, title: str, end_s: Optional[float] = None) -> tuple[int, object]:
+    """Drive a session with the live view, save the final JSON, print the ticket and the latency.
+    `end_s`: the recording's length, for a replay (see pipeline.live.run_session)."""
     from rich.console import Console
 
     from pipeline.live import run_session
@@ -240,7 +241,7 @@ def _run_live_call(args, session, batches, title: str) -> tuple[int, object]:
     from pipeline.view import LiveView
 
     with LiveView(session, title=title) as view:
-        result, reason = run_session(session, batches, view.update, args.hangup_silence)
+        result, reason = run_session(session, batches, view.update, args.hangup_silence, end_s=end_s)
     name = Path(args.file).name if getattr(args, "file", None) else time.strftime("call-%Y%m%d-%H%M%S")
     target = Path(args.out) / f"{name}.json"
     write_atomic(target, render(result, "json"))
@@ -298,7 +299,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     engine = WhisperEngine(config.asr)
     session = CallSession(engine, TicketBuilder(config.ticket), speakers, options=config.streaming, audio=str(args.file), model=engine.info.model)
     batches = replay_batches(channels, speakers, speed=args.speed)
-    return _run_live_call(args, session, batches, f"replay {args.file} ×{args.speed:g}")[0]
+    end_s = min(len(c) for c in channels) / engine.sample_rate_hz
+    return _run_live_call(args, session, batches, f"replay {args.file} ×{args.speed:g}", end_s=end_s)[0]
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:

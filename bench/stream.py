@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             peak[0] = max(peak[0], timeline[-1])
 
         replay = replay_batches([audio], [None], speed=args.speed, clock=now, sleep=clock.sleep if clock else time.sleep)
-        result, _ = run_session(session, replay, on_update)
+        result, _ = run_session(session, replay, on_update, end_s=len(audio) / 16000)
         ticket_s = now() - session.last_fed_wall_s
         growth = max(peak[0], rss_mb()) - rss_start
         rss_growth = max(rss_growth, growth)

@@ -271,8 +271,13 @@ def run_session(
     batches: Iterable[Batch],
     on_update: Optional[Callable[[SessionUpdate], None]] = None,
     hangup_silence_s: float = 0.0,
+    end_s: Optional[float] = None,
 ) -> tuple[CallResult, str]:
     """Drive `session` from `batches` until they end, the caller hangs up (silence), or Ctrl-C.
+
+    `end_s`: where the audio ends (stream seconds), when that is known in advance (a replayed recording). The
+    batch that reaches it goes straight to `finish()`, which decodes what is left once, instead of a step's
+    decode and then finish's: the ticket is ready sooner after the last sample.
 
     Returns the final result and why the call ended ("end of audio", "hang-up silence", "interrupted",
     or the capture error's message). Whatever ends the call, everything committed is kept and finished.
@@ -282,6 +287,8 @@ def run_session(
         for batch in batches:
             for chunk, fed in batch:
                 session.feed(chunk, fed)
+            if end_s is not None and session.stream_end_s >= end_s - 1e-6:
+                break
             update = session.step()
             if on_update:
                 on_update(update)

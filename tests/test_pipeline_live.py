@@ -1,0 +1,52 @@
+"""CallSession and run_session over a scripted streaming recogniser (no model): how a replayed recording ends."""
+
+import numpy as np
+import pytest
+
+from asr.streaming import StreamUpdate
+from pipeline.live import CallSession, replay_batches, run_session
+from pipeline.types import Word
+
+SR = 16000
+
+
+class ScriptedASR:
+    """StreamingASR that commits one word per decode step; finish() commits one more."""
+
+    def __init__(self):
+        self.samples = 0
+        self.steps = 0
+        self.finishes = 0
+
+    def insert_audio_chunk(self, samples):
+        self.samples += len(samples)
+
+    @property
+    def stream_end_s(self) -> float:
+        return self.samples / SR
+
+    def process_iter(self) -> StreamUpdate:
+        self.steps += 1
+        t = self.stream_end_s
+        return StreamUpdate((Word(t - 0.2, t - 0.1, f"字{self.steps}"),))
+
+    def finish(self) -> StreamUpdate:
+        self.finishes += 1
+        t = self.stream_end_s
+        return StreamUpdate((Word(t - 0.1, t, "完"),), (), True)
+
+    def reset(self) -> None:
+        self.samples = 0
+
+
+@pytest.mark.parametrize("end_known,steps", [(True, 9), (False, 10)])
+def test_pipeline_live_replay_end_goes_straight_to_finish(ticket_builder, end_known, steps):
+    """When the recording's end is known, its last batch is not stepped (a decode) before finish (another)."""
+    asr = ScriptedASR()
+    session = CallSession(None, ticket_builder, options=None, ticket_every_s=0, recogniser=lambda: asr)
+    audio = np.zeros(SR, np.float32)  # ten 0.1 s chunks at speed 0: one batch each
+    result, reason = run_session(session, replay_batches([audio], [None], speed=0), end_s=1.0 if end_known else None)
+    assert reason == "end of audio"
+    assert (asr.steps, asr.finishes) == (steps, 1)
+    assert result.transcript.text.replace("。", "").endswith("完")
+    assert len(session.words) == steps + 1  # every committed word kept, the finish's included
