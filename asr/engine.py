@@ -28,6 +28,11 @@ __all__ = ["EngineInfo", "WhisperEngine"]
 
 MAX_PASSES = 3  # the first decode plus passes over speech it skipped (see WhisperEngine._skipped_speech)
 MAX_REPEATS = 2  # consecutive segments with the same text kept before the rest count as a decoding loop
+# faster-whisper resamples a window at higher temperatures when its text compresses better than 2.4 (a loop).
+# A call that says the same sentences again (call_joined.wav: 2.47) tripped it: every temperature "failed" and a
+# random sample came back, sometimes with half a turn missing. Real loops compress far better than that, and
+# hygiene (cut_repetitions) and the engine's loop filter cut what gets through.
+COMPRESSION_RATIO_THRESHOLD = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,7 @@ class WhisperEngine:
             initial_prompt=o.initial_prompt or None,
             hotwords=self._hotwords,
             condition_on_previous_text=True,
+            compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
         )
 
     def transcribe(self, samples: np.ndarray, speaker: Optional[str] = None, offset_s: float = 0.0) -> Iterator[Segment]:
