@@ -19,9 +19,12 @@ def _add_call_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="hotline_out", help="folder for the final JSON (default: ./hotline_out)")
     p.add_argument("--hangup-silence", type=float, default=0.0, help="end the call after this many seconds without speech (0: off; live then ends on Ctrl-C)")
     p.add_argument("--endpoint-silence", type=float, help="silence (s) that ends an utterance and commits it (default 0.6)")
+    p.add_argument("--beam-size", dest="final_beam_size", type=int, help="beam for each utterance's last decode (default 5)")
 
 
-def _add_asr_args(p: argparse.ArgumentParser) -> None:
+def _add_asr_args(p: argparse.ArgumentParser, streaming: bool = False) -> None:
+    """Whisper's options. A streamed call always uses VAD (it is how an utterance ends) and has its own beam
+    option (`_add_call_args`), so `live` and `replay` (`streaming`) do not offer --no-vad and this --beam-size."""
     g = p.add_argument_group("speech recognition")
     g.add_argument("--model", help="model name (see `hotline models`), faster-whisper size, hub name or CTranslate2 directory (default: base)")
     g.add_argument("--model-dir", help="model cache directory (default: $HOTLINE_MODEL_DIR or the platform cache)")
@@ -29,8 +32,9 @@ def _add_asr_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--asr-device", dest="asr_device", choices=("auto", "cpu", "cuda"), help="where Whisper runs (default: auto)")
     g.add_argument("--compute-type", dest="compute_type")
     g.add_argument("--threads", dest="cpu_threads", type=int, help="CPU threads for Whisper (default: CTranslate2's choice)")
-    g.add_argument("--beam-size", dest="beam_size", type=int)
-    g.add_argument("--no-vad", action="store_true", help="decode all audio, without voice-activity detection")
+    if not streaming:
+        g.add_argument("--beam-size", dest="beam_size", type=int)
+        g.add_argument("--no-vad", action="store_true", help="decode all audio, without voice-activity detection")
     g.add_argument("--prompt", help="initial prompt for Whisper (default: none; see README 'Domain vocabulary')")
     g.add_argument("--hotwords", action="store_true", help="offer the domain vocabulary to Whisper as hotwords")
 
@@ -62,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--device", help="input device index or name (default: the system's default input)")
     lv.add_argument("--caller-device", help="a second input for the caller's side, e.g. the softphone output's monitor")
     _add_call_args(lv)
-    _add_asr_args(lv)
+    _add_asr_args(lv, streaming=True)
 
     dv = sub.add_parser("devices", help="list audio input devices")
     dv.add_argument("--backend", default="sounddevice", choices=("sounddevice", "pyaudio"))
@@ -71,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("file", help="a recording")
     r.add_argument("--speed", type=float, default=1.0, help="1 = real time, 2 = twice as fast, 0 = as fast as possible")
     _add_call_args(r)
-    _add_asr_args(r)
+    _add_asr_args(r, streaming=True)
 
     tc = sub.add_parser("train-classifier", help="train the category classifier on labelled tickets (JSONL: text, category)")
     tc.add_argument("data", help='JSONL file, one {"text": …, "category": …} per line')

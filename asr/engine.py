@@ -171,7 +171,8 @@ class WhisperEngine:
         """Decode a short buffer (streaming): words with times relative to the buffer start.
 
         One decoder pass over the buffer (up to 30 s). No VAD (the caller already did it), no conditioning on
-        earlier windows, temperature 0 unless `final` (then faster-whisper's fallback ladder). Words of
+        earlier windows, temperature 0 unless `final` (then faster-whisper's fallback ladder). The initial
+        prompt and hotwords, when set, go with every decode, as with every batch window. Words of
         hallucinated segments are dropped; words are Simplified with Chinese punctuation.
 
         The encoder always sees a 30 s window (faster-whisper pads every window to 3000 mel frames, whatever
@@ -192,6 +193,8 @@ class WhisperEngine:
             vad_filter=False,
             word_timestamps=True,
             condition_on_previous_text=False,
+            initial_prompt=o.initial_prompt or None,
+            hotwords=self._hotwords,
             temperature=(0.0, 0.2, 0.4, 0.6) if final else 0.0,
             best_of=1,  # one sample per fallback temperature, not five: a live call cannot wait for five
         )

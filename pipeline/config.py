@@ -211,6 +211,8 @@ class PipelineConfig:
         streaming = base.streaming
         if getattr(ns, "endpoint_silence", None) is not None:
             streaming = replace(streaming, endpoint_silence_s=ns.endpoint_silence)
+        if getattr(ns, "final_beam_size", None) is not None:
+            streaming = replace(streaming, beam_size=ns.final_beam_size)
         return cls(asr=replace(base.asr, **asr), ticket=base.ticket, streaming=streaming)
 
     def to_dict(self) -> dict[str, Any]:

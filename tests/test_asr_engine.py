@@ -20,17 +20,19 @@ class ScriptModel:
     def __init__(self, *decodes):
         self.decodes = list(decodes)
         self.calls: list[float] = []  # seconds of audio each call got
+        self.kwargs: list[dict] = []
 
-    def transcribe(self, audio, **_kwargs):
+    def transcribe(self, audio, **kwargs):
         self.calls.append(len(audio) / SR)
+        self.kwargs.append(kwargs)
         script = self.decodes.pop(0) if self.decodes else []
         return iter(FwSegment(a, b, t, None, -0.2, 0.01) for a, b, t in script), None
 
 
-def _engine(model, speech):
+def _engine(model, speech, options=None, hotwords=None):
     engine = WhisperEngine.__new__(WhisperEngine)  # no weights: the scripted model stands in
-    engine.options = AsrOptions()
-    engine._hotwords = None
+    engine.options = options or AsrOptions()
+    engine._hotwords = hotwords
     engine._model = model
     engine._speech_regions = lambda samples: speech
     return engine
@@ -57,3 +59,15 @@ def test_asr_engine_decoding_loop_is_dropped_and_its_speech_decoded_again(decode
         assert [round(s.start_s, 1) for s in segments[3:]] == [6.0, 8.0]
     else:
         assert model.calls == [10.0]
+
+
+@pytest.mark.parametrize("options,hotwords", [(AsrOptions(), None), (AsrOptions(initial_prompt="市民热线", hotwords=True), "12345、热线")])
+def test_asr_engine_streaming_decodes_get_the_batch_prompt_and_hotwords(options, hotwords):
+    """--prompt and --hotwords reach every decode, streamed (transcribe_words) as well as batch (transcribe)."""
+    model = ScriptModel([(0.0, 1.0, "你好")], [(0.0, 1.0, "你好")])
+    engine = _engine(model, [(0.0, 1.0)], options, hotwords)
+    list(engine.transcribe(np.zeros(SR, np.float32)))
+    engine.transcribe_words(np.zeros(SR, np.float32))
+    for kwargs in model.kwargs:
+        assert kwargs["initial_prompt"] == (options.initial_prompt or None)
+        assert kwargs["hotwords"] == hotwords

@@ -77,3 +77,18 @@ def test_config_streaming_bad_values_name_the_field(data, field):
     with pytest.raises(ConfigError) as info:
         PipelineConfig.from_dict(data, source="call.json")
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("command", ["live", "replay"])
+def test_config_streamed_call_flags(command):
+    """live/replay: --beam-size sets the beam of each utterance's last decode (the streaming beam), and the
+    batch-only --no-vad is refused (a streamed call ends its utterances by VAD) rather than silently ignored."""
+    import cli
+
+    args = ["call.wav"] if command == "replay" else []
+    ns = cli.build_parser().parse_args([command, *args, "--beam-size", "3", "--prompt", "你好", "--hotwords"])
+    cfg = PipelineConfig.from_namespace(ns)
+    assert cfg.streaming.beam_size == 3 and cfg.asr.beam_size == AsrOptions().beam_size
+    assert cfg.asr.initial_prompt == "你好" and cfg.asr.hotwords is True
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args([command, *args, "--no-vad"])
