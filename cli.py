@@ -19,7 +19,7 @@ def _add_call_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="hotline_out", help="folder for the final JSON (default: ./hotline_out)")
     p.add_argument("--hangup-silence", type=float, default=0.0, help="end the call after this many seconds without speech (0: off; live then ends on Ctrl-C)")
     p.add_argument("--endpoint-silence", type=float, help="silence (s) that ends an utterance and commits it (default 0.6)")
-    p.add_argument("--beam-size", dest="final_beam_size", type=int, help="beam for each utterance's last decode (default 5)")
+    p.add_argument("--beam-size", dest="final_beam_size", type=int, help="beam for each utterance's last decode (default 1: greedy)")
 
 
 def _add_asr_args(p: argparse.ArgumentParser, streaming: bool = False) -> None:

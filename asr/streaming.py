@@ -31,6 +31,7 @@ __all__ = ["LocalAgreement", "OnlineWhisper", "StreamUpdate", "StreamingASR", "S
 
 SAMPLE_RATE_HZ = 16000
 WINDOW_S = 28.0  # context + buffer decoded at once: inside Whisper's 30 s window
+FINISH_CONTEXT_S = 5.0  # most context for the decode at hang-up, when the operator waits for the ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,18 +192,18 @@ class OnlineWhisper:
         """Drop buffered audio before stream time `t_s`."""
         cut = int(round((t_s - self._buffer_start_s) * SAMPLE_RATE_HZ))
         cut = max(0, min(cut, len(self._buffer)))
-        if self.options.context_s:
-            keep = int(self.options.context_s * SAMPLE_RATE_HZ)
+        keep = int(max(self.options.context_s, self.options.partial_context_s) * SAMPLE_RATE_HZ)
+        if keep:
             self._context = np.concatenate([self._context, self._buffer[:cut]])[-keep:]
         self._buffer = self._buffer[cut:]
         self._buffer_start_s += cut / SAMPLE_RATE_HZ
         self._agreement.forget(self._buffer_start_s - len(self._context) / SAMPLE_RATE_HZ)
 
-    def _decode(self, until_s: Optional[float] = None, final: bool = False, beam_size: Optional[int] = None) -> list[Word]:
+    def _decode(self, context_s: float, until_s: Optional[float] = None, final: bool = False, beam_size: Optional[int] = None) -> list[Word]:
         audio = self._buffer if until_s is None else self._buffer[: int((until_s - self._buffer_start_s) * SAMPLE_RATE_HZ)]
         self._heard_until_s = self._buffer_start_s + len(audio) / SAMPLE_RATE_HZ
         # context and buffer share one 30 s window; a second window would double the cost
-        room = max(0, int(WINDOW_S * SAMPLE_RATE_HZ) - len(audio))
+        room = max(0, min(int(WINDOW_S * SAMPLE_RATE_HZ) - len(audio), int(context_s * SAMPLE_RATE_HZ)))
         context = self._context[max(0, len(self._context) - room) :]
         self.window_start_s = self._buffer_start_s - len(context) / SAMPLE_RATE_HZ  # of the audio decoded now
         words = self.backend.transcribe_words(
@@ -234,10 +235,10 @@ class OnlineWhisper:
         if gap_ends:
             # decode the finished utterance(s) once more, commit the rest of them, drop their audio
             end_s = min(self.stream_end_s, gap_ends[-1] + 0.2)
-            committed = self._agreement.flush(self._decode(end_s, final=True), self.window_start_s)
+            committed = self._agreement.flush(self._decode(self.options.context_s, end_s, final=True), self.window_start_s)
             self._trim_to(end_s)
             return StreamUpdate(committed, (), True)
-        hypothesis = self._decode()
+        hypothesis = self._decode(self.options.partial_context_s)
         committed, tail = self._agreement.update(hypothesis, self.window_start_s)
         if self.buffer_s > self.options.max_buffer_s:
             # a long utterance: commit what is old enough without agreement, and cut the buffer there
@@ -248,13 +249,15 @@ class OnlineWhisper:
         return StreamUpdate(committed, tail, False)
 
     def finish(self) -> StreamUpdate:
-        """Commit everything left: a last decode of the last utterance, with the partial (fast) beam because
-        the operator is waiting for the ticket. When the last decode already heard all the speech there is
-        (only silence came after it), its unstable tail is committed as it stands instead: the same decode
-        of the same speech, without the wait."""
+        """Commit everything left: a last decode of the last utterance, with the partial (fast) beam and at most
+        FINISH_CONTEXT_S of context, because the operator is waiting for the ticket (each second of context
+        is re-read, at about 30 ms). When the last decode already heard all the speech there is (only
+        silence came after it), its unstable tail is committed as it stands instead: the same decode of the
+        same speech, without the wait."""
         speech = self._speech() if self.buffer_s >= 0.1 else []
         if speech and self._buffer_start_s + speech[-1][1] + 0.2 > self._heard_until_s:
-            committed = self._agreement.flush(self._decode(final=True, beam_size=self.options.partial_beam_size), self.window_start_s)
+            last = self._decode(min(self.options.partial_context_s, FINISH_CONTEXT_S), final=True, beam_size=self.options.partial_beam_size)
+            committed = self._agreement.flush(last, self.window_start_s)
         else:
             committed = self._agreement.flush()
         self._trim_to(self.stream_end_s)

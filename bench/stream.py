@@ -44,9 +44,11 @@ class VirtualClock:
     """A clock that only moves when told: by the replay's sleeps and by each decode's modelled cost.
 
     Cost of one streaming decode on 2 cores, Whisper base int8 (measured 2026-12-01 with faster-whisper 1.2.1):
-    0.42 s for the 30 s encoder pass, features, alignment and VAD, plus 6.6 ms per generated token with greedy
+    0.45 s for the 30 s encoder pass, features, alignment and VAD, plus 8 ms per generated token with greedy
     search, times 1 + 0.25 (beam - 1) for a wider beam (beam 5 measured at 2x greedy). Tokens are estimated
-    from the words returned (1.15 per character, plus 10 for timestamps).
+    from the words returned (1.15 per character, plus 10 for timestamps). The decoder alone measures 6.5-8 ms
+    per token; the upper end stands in for what a real replay also pays (VAD, ticket drafting), so the modelled
+    lag comes out near a real-time run's (0.42 s + 6.6 ms, the first model, came out 0.2-0.4 s low).
     """
 
     def __init__(self) -> None:
@@ -65,7 +67,7 @@ class VirtualClock:
         def transcribe_words(samples, final=False, beam_size=None):
             words = decode(samples, final=final, beam_size=beam_size)
             tokens = 1.15 * sum(len(w.text) for w in words) + 10
-            self.t += 0.42 + 0.0066 * (1 + 0.25 * ((beam_size or engine.options.beam_size) - 1)) * tokens
+            self.t += 0.45 + 0.008 * (1 + 0.25 * ((beam_size or engine.options.beam_size) - 1)) * tokens
             return words
 
         engine.transcribe_words = transcribe_words

@@ -126,22 +126,28 @@ class StreamingOptions:
         endpoint_silence_s: trailing silence that ends an utterance (0.5–0.8 s is natural speech).
         max_buffer_s: longest audio decoded at once; beyond it words are committed without agreement.
         vad_threshold: Silero speech probability threshold.
-        beam_size: beam for the final decode of an utterance (at its endpoint and at the end of the call).
-        partial_beam_size: beam for the decodes while the utterance goes on (LocalAgreement's hypotheses);
-            greedy (1) halves their cost, which is what keeps the lag down.
-        context_s: audio before the buffer (already committed) decoded with it every time, so Whisper hears
-            the words before the ones it must write; those words are not emitted again. Measured on the
-            long-form eval audio: the biggest single accuracy gain; 20 s is more accurate than 10 s but
-            makes every decode slower (README, "Live calls").
+        beam_size: beam for the last decode of an utterance (at its endpoint). Greedy (1) by default: with a
+            full window of context a beam-5 decode takes about 2.5 s on 2 cores, which the lag cannot afford,
+            and the context buys more accuracy than the beam (README, "Live calls").
+        partial_beam_size: beam for the decodes while the utterance goes on (LocalAgreement's hypotheses)
+            and for the last decode at hang-up.
+        context_s: audio before the buffer (already committed) decoded with it at an utterance's endpoint, so
+            Whisper hears the words before the ones it must write; those words are re-read, not emitted
+            again. Context and buffer share one 28 s window, so 25 s means "fill the window". Measured on the
+            long-form eval audio, context is the biggest accuracy gain (README, "Live calls").
+        partial_context_s: the same for the decodes while the utterance goes on. They run every step, and
+            re-reading the context is most of their cost (about 30 ms per second of it), so they get less.
+            The decode at hang-up gets at most 5 s, so the ticket is not kept waiting.
     """
 
     min_step_s: float = 1.0
     endpoint_silence_s: float = 0.6
     max_buffer_s: float = 12.0
     vad_threshold: float = 0.5
-    beam_size: int = 5
+    beam_size: int = 1
     partial_beam_size: int = 1
-    context_s: float = 10.0
+    context_s: float = 25.0
+    partial_context_s: float = 12.0
 
     def __post_init__(self) -> None:
         for name, lo, hi in (
@@ -150,6 +156,7 @@ class StreamingOptions:
             ("max_buffer_s", 3.0, 25.0),
             ("vad_threshold", 0.05, 0.95),
             ("context_s", 0.0, 25.0),
+            ("partial_context_s", 0.0, 25.0),
         ):
             value = getattr(self, name)
             ok = not isinstance(value, bool) and isinstance(value, (int, float)) and lo <= value <= hi

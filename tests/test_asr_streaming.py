@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from asr.streaming import LocalAgreement, OnlineWhisper, StreamingOptions, should_decode
+from asr.streaming import FINISH_CONTEXT_S, LocalAgreement, OnlineWhisper, StreamingOptions, should_decode
 from pipeline.errors import ConfigError
 from pipeline.types import Word
 
@@ -115,11 +115,13 @@ class ScriptBackend:
         self.calls = 0
         self.max_window_s = 0.0
         self.beams: set[tuple[bool, int]] = set()  # (final, beam_size) pairs seen
+        self.contexts: list[tuple[bool, float]] = []  # (final, seconds of context) of each decode
 
     def transcribe_words(self, samples, final=False, beam_size=None):
         self.calls += 1
         self.max_window_s = max(self.max_window_s, len(samples) / SR)
         self.context_s = self.stream._buffer_start_s - self.stream.window_start_s  # of this decode
+        self.contexts.append((final, round(self.context_s, 2)))
         self.beams.add((final, beam_size))
         start = self.stream.window_start_s  # the decoded window begins with context audio before the buffer
         end = start + len(samples) / SR
@@ -206,6 +208,33 @@ def test_streaming_decodes_get_the_whole_context(context_s):
     assert asr.backend.context_s == pytest.approx(context_s, abs=0.05)
 
 
+@pytest.mark.parametrize("context_s,partial_context_s", [(20.0, 12.0), (10.0, 20.0)])
+def test_streaming_endpoint_and_partial_decodes_get_their_own_context(context_s, partial_context_s):
+    """The decodes while an utterance goes on get partial_context_s of context, the endpoint's decode
+    context_s (as much as there is: after a 24 s utterance, there is)."""
+    u1 = words(" ".join(str(i) for i in range(80)), start=0.0)  # 24 s of talk
+    u2 = words("你好 我 想 反映 一个 问题 我们 小区 门口 的 路灯 坏 了", start=u1[-1].end_s + 1.5)
+    speech = [(0.0, u1[-1].end_s), (u2[0].start_s, u2[-1].end_s)]
+    opts = StreamingOptions(context_s=context_s, partial_context_s=partial_context_s)
+    out, _, _, asr = _run(u1 + u2, speech, total_s=u2[-1].end_s + 2.0, opts=opts)
+    assert texts(out) == texts(u1 + u2)
+    after_u1 = asr.backend.contexts[-4:]  # decodes during u2 (3.9 s: three partial) and at its endpoint
+    assert [final for final, _ in after_u1] == [False, False, False, True]
+    assert all(c == pytest.approx(partial_context_s, abs=0.05) for final, c in after_u1 if not final)
+    assert after_u1[-1][1] == pytest.approx(context_s, abs=0.05)
+
+
+def test_streaming_decode_at_hang_up_has_short_context():
+    """The decode at hang-up (the operator waits for the ticket) re-reads at most FINISH_CONTEXT_S of context,
+    however much context the other decodes get; nothing is lost."""
+    u1 = words(" ".join(str(i) for i in range(80)), start=0.0)  # 24 s of talk
+    u2 = words("路灯 坏 了", start=u1[-1].end_s + 1.5)
+    speech = [(0.0, u1[-1].end_s), (u2[0].start_s, u2[-1].end_s)]
+    out, _, _, asr = _run(u1 + u2, speech, total_s=u2[-1].end_s, opts=StreamingOptions(context_s=25.0))
+    assert texts(out) == texts(u1 + u2)
+    assert asr.backend.context_s == pytest.approx(FINISH_CONTEXT_S, abs=0.05)
+
+
 def test_streaming_partial_decodes_use_the_partial_beam():
     u1 = words("你好 我 想 反映 一个 问题 我们 小区 门口 的 路灯 坏 了 很久", start=0.5)
     speech = [(u1[0].start_s, u1[-1].end_s)]
@@ -259,7 +288,7 @@ def test_streaming_finish_decodes_only_speech_not_heard_yet(trailing_s, decodes_
     assert asr.backend.calls - before == decodes_at_finish
 
 
-@pytest.mark.parametrize("field,value", [("min_step_s", 0), ("endpoint_silence_s", 9), ("beam_size", 0), ("partial_beam_size", 11), ("context_s", 30), ("max_buffer_s", True)])
+@pytest.mark.parametrize("field,value", [("min_step_s", 0), ("endpoint_silence_s", 9), ("beam_size", 0), ("partial_beam_size", 11), ("context_s", 30), ("partial_context_s", -1), ("max_buffer_s", True)])
 def test_streaming_options_validated(field, value):
     with pytest.raises(ConfigError, match=f"streaming.{field}"):
         StreamingOptions(**{field: value})
