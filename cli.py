@@ -13,7 +13,6 @@ from typing import Optional, Sequence
 logger = logging.getLogger("hotline")
 
 
-
 def _add_call_args(p: argparse.ArgumentParser) -> None:
     """What `live` and `replay` share: where the call is saved and when it and its utterances end."""
     p.add_argument("--out", default="hotline_out", help="folder for the final JSON (default: ./hotline_out)")
@@ -90,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace):
-    from pipeline.config import PipelineConfig
+    from pipeline.base.config import PipelineConfig
 
     if args.config:
         path = Path(args.config)
@@ -116,7 +115,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from asr.audio import find_audio_files
-    from pipeline.batch import CallPipeline, run_batch
+    from pipeline.batch import BatchTotals, run_batch
+    from pipeline.call import CallPipeline
 
     console = _console()
     files = list(find_audio_files(args.paths))
@@ -127,8 +127,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         return 2
     pipeline = CallPipeline(_config(args))
     out_dir = Path(args.out)
-    ok = failed = skipped = 0
-    audio_s = 0.0
+    totals = BatchTotals()
     failures: list[tuple[str, str]] = []
     t0 = time.perf_counter()
     with Progress(
@@ -146,29 +145,25 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
         for outcome in run_batch(pipeline, files, out_dir, args.format, args.resume, on_start, on_progress):
             progress.advance(total)
-            if outcome.status == "ok":
-                ok += 1
-                audio_s += outcome.audio_s
-            elif outcome.status == "skipped":
-                skipped += 1
-            else:
-                failed += 1
+            totals.add(outcome)
+            if outcome.status == "failed":
                 failures.append((str(outcome.path), outcome.error or "unknown error"))
                 progress.console.print(
                     f"[red]error[/]: {escape(repr(str(outcome.path)))}: {escape(outcome.error or '')}", highlight=False, soft_wrap=True
                 )
         progress.update(current, visible=False)
-    wall = time.perf_counter() - t0
+    totals.wall_s = time.perf_counter() - t0
     table = Table(title="hotline transcribe")
     for col in ("files", "ok", "skipped", "failed", "audio min", "wall s", "RTF"):
         table.add_column(col, justify="right")
-    rtf = f"{wall / audio_s:.3f}" if audio_s else "-"
-    table.add_row(str(len(files)), str(ok), str(skipped), str(failed), f"{audio_s / 60:.2f}", f"{wall:.1f}", rtf)
+    rtf = f"{totals.rtf:.3f}" if totals.rtf is not None else "-"
+    table.add_row(str(totals.files), str(totals.ok), str(totals.skipped), str(totals.failed), f"{totals.audio_s / 60:.2f}",
+                  f"{totals.wall_s:.1f}", rtf)  # fmt: skip
     console.print(table)
     for path, err in failures:
         console.print(f"  failed: {path}: {err}", highlight=False, soft_wrap=True, markup=False)
     console.print(f"outputs in {out_dir}/", highlight=False, markup=False)
-    return 1 if failed or empty_dirs else 0
+    return 1 if totals.failed or empty_dirs else 0
 
 
 def _exts():
@@ -193,7 +188,7 @@ def print_ticket(result, console) -> None:
 def cmd_ticket(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from pipeline.batch import CallPipeline
+    from pipeline.call import CallPipeline
     from pipeline.output import ticket_to_dict
 
     pipeline = CallPipeline(_config(args))
@@ -208,26 +203,19 @@ def cmd_ticket(args: argparse.Namespace) -> int:
 
 
 def _ticket_jsonl(pipeline, path: Path, out: Optional[str]) -> int:
+    from pipeline.batch import draft_messages
     from pipeline.output import ticket_to_dict, write_atomic
 
+    rows, bad = [], 0
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        for m in draft_messages(pipeline, path):
+            if m.error is not None:
+                bad += 1
+                logger.error("%s line %d: %s", path, m.lineno, m.error)
+            else:
+                rows.append(json.dumps({"id": m.id, "ticket": ticket_to_dict(m.result.ticket)}, ensure_ascii=False) + "\n")
     except (OSError, UnicodeDecodeError) as e:
         raise SystemExit(f"hotline: error: cannot read {str(path)!r}: {e}")
-    rows, bad = [], 0
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            msg = json.loads(line)
-            if not isinstance(msg, dict) or not isinstance(msg.get("text"), str):
-                raise ValueError('expected an object with a string "text"')
-        except ValueError as e:
-            bad += 1
-            logger.error("%s line %d: %s", path, lineno, e)
-            continue
-        result = pipeline.process_text(msg["text"], source=str(msg.get("id")))
-        rows.append(json.dumps({"id": msg.get("id"), "ticket": ticket_to_dict(result.ticket)}, ensure_ascii=False) + "\n")
     if out:
         write_atomic(out, "".join(rows))
     else:
@@ -235,7 +223,7 @@ def _ticket_jsonl(pipeline, path: Path, out: Optional[str]) -> int:
     return 1 if bad else 0
 
 
-def _run_live_call(args, session, batches, title: str, end_s: Optional[float] = None) -> tuple[int, object]:
+def _run_live_call(args, session, batches, title: str, end_s: Optional[float] = None) -> int:
     """Drive a session with the live view, save the final JSON, print the ticket and the latency.
     `end_s`: the recording's length, for a replay (see pipeline.live.run_session)."""
     from rich.console import Console
@@ -245,20 +233,19 @@ def _run_live_call(args, session, batches, title: str, end_s: Optional[float] = 
     from pipeline.view import LiveView
 
     with LiveView(session, title=title) as view:
-        result, reason = run_session(session, batches, view.update, args.hangup_silence, end_s=end_s)
+        outcome = run_session(session, batches, view.update, args.hangup_silence, end_s=end_s)
     name = Path(args.file).name if getattr(args, "file", None) else time.strftime("call-%Y%m%d-%H%M%S")
     target = Path(args.out) / f"{name}.json"
-    write_atomic(target, render(result, "json"))
-    ready_s = time.monotonic() - (session.last_fed_wall_s or time.monotonic())
-    print_ticket(result, Console())
-    lat = session.latency()
-    print(f"call ended: {reason}; saved {target}")
+    write_atomic(target, render(outcome.result, "json"))
+    print_ticket(outcome.result, Console())
+    lat = outcome.latency
+    print(f"call ended: {outcome.reason}; saved {target}")
     if lat.words:
-        print(f"lag p50 {lat.lag_p50_s:.2f} s, p95 {lat.lag_p95_s:.2f} s over {lat.words} words; ticket ready {ready_s:.2f} s after end of audio")
-    ok = reason in ("end of audio", "hang-up silence", "interrupted")
-    if not ok:
-        print(f"hotline: error: {reason}", file=sys.stderr)
-    return (0 if ok else 1), result
+        print(f"lag p50 {lat.lag_p50_s:.2f} s, p95 {lat.lag_p95_s:.2f} s over {lat.words} words; "
+              f"ticket ready {outcome.ticket_ready_s:.2f} s after end of audio")  # fmt: skip
+    if not outcome.ok:
+        print(f"hotline: error: {outcome.reason}", file=sys.stderr)
+    return 0 if outcome.ok else 1
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -275,36 +262,26 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 def cmd_live(args: argparse.Namespace) -> int:
     from asr.capture import open_capture
-    from asr.engine import WhisperEngine
-    from pipeline.live import CallSession, capture_batches
-    from pipeline.ticket import TicketBuilder
+    from pipeline.call import CallPipeline
+    from pipeline.live import capture_batches
 
-    config = _config(args)
+    pipeline = CallPipeline(_config(args))
     capture = open_capture(args.device, backend=args.backend, caller_device=args.caller_device)
-    speakers = [i.speaker for i in capture.inputs]
-    engine = WhisperEngine(config.asr)
-    session = CallSession(engine, TicketBuilder(config.ticket), speakers, options=config.streaming, audio=None, model=engine.info.model)
+    session = pipeline.session([i.speaker for i in capture.inputs])
+    names = " + ".join(i.device.name for i in capture.inputs)
     with capture:
-        started = time.monotonic()
-        names = " + ".join(i.device.name for i in capture.inputs)
-        code, _ = _run_live_call(args, session, capture_batches(capture, started), f"live · {names} · Ctrl-C to hang up")
-    return code
+        return _run_live_call(args, session, capture_batches(capture), f"live · {names} · Ctrl-C to hang up")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from asr.audio import load_speakers
-    from asr.engine import WhisperEngine
-    from pipeline.live import CallSession, replay_batches
-    from pipeline.ticket import TicketBuilder
+    from pipeline.call import CallPipeline
+    from pipeline.live import Replay
 
-    config = _config(args)
-    _, jobs = load_speakers(args.file, config.asr.channels)  # AudioDecodeError → one-line error, exit 2
-    channels, speakers = [c for c, _ in jobs], [label for _, label in jobs]
-    engine = WhisperEngine(config.asr)
-    session = CallSession(engine, TicketBuilder(config.ticket), speakers, options=config.streaming, audio=str(args.file), model=engine.info.model)
-    batches = replay_batches(channels, speakers, speed=args.speed)
-    end_s = min(len(c) for c in channels) / engine.sample_rate_hz
-    return _run_live_call(args, session, batches, f"replay {args.file} ×{args.speed:g}", end_s=end_s)[0]
+    pipeline = CallPipeline(_config(args))
+    replay = Replay.load(args.file, pipeline.config.asr.channels)  # AudioDecodeError → one-line error, exit 2
+    session = pipeline.session(replay.speakers, audio=str(args.file))
+    title = f"replay {args.file} ×{args.speed:g}"
+    return _run_live_call(args, session, replay.batches(speed=args.speed), title, end_s=replay.end_s)
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
@@ -347,7 +324,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    from pipeline.errors import HotlineError
+    from pipeline.base.errors import HotlineError
 
     try:
         commands = {"transcribe": cmd_transcribe, "ticket": cmd_ticket, "train-classifier": cmd_train_classifier, "models": cmd_models,

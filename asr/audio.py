@@ -15,7 +15,7 @@ from typing import Iterator, Optional, Union
 
 import numpy as np
 
-from pipeline.errors import AudioDecodeError
+from pipeline.base.errors import AudioDecodeError
 
 logger = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from typing import Callable, Iterator, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
-from pipeline.errors import CaptureError
-from pipeline.types import AudioChunk
+from pipeline.base.errors import CaptureError
+from pipeline.base.types import AudioChunk
 
 from .audio import SAMPLE_RATE_HZ
 
@@ -490,9 +490,21 @@ class Capture:
             for i in self._inputs
         )
 
+    @property
+    def started_s(self) -> float:
+        """Monotonic time the capture started: chunk times (`AudioChunk.start_s`) count from it."""
+        return self._started_s
+
     def chunks(self, timeout_s: float = 5.0) -> Iterator[AudioChunk]:
-        """Yield 16 kHz mono float32 chunks from every input as they arrive (starting the capture if needed)
-        until `stop()`; then the audio still queued and the resamplers' tails are yielded and it ends.
+        """Yield 16 kHz mono float32 chunks from every input as they arrive (see `batches`)."""
+        for batch in self.batches(timeout_s):
+            yield from batch
+
+    def batches(self, timeout_s: float = 5.0) -> Iterator[list[AudioChunk]]:
+        """Yield everything captured since the previous batch, as 16 kHz mono float32 chunks (starting the
+        capture if needed), waiting only when nothing has arrived, until `stop()`; then the audio still
+        queued and the resamplers' tails are yielded and it ends. A consumer slower than the audio (a
+        decode that takes longer than a block) thus always gets the latest audio, never a backlog.
 
         Args:
             timeout_s: an input that delivers nothing for this long counts as lost (on a PulseAudio null
@@ -510,7 +522,7 @@ class Capture:
         try:
             while True:
                 try:
-                    n, block, lost = self._queue.get(timeout=_POLL_S)
+                    first = self._queue.get(timeout=_POLL_S)
                 except queue.Empty:
                     if self._stopped.is_set():
                         break
@@ -518,25 +530,34 @@ class Capture:
                     if failure is not None:
                         break
                     continue
-                inp = self._inputs[n]
-                inp.last_block_s = time.monotonic()
-                yield from self._convert(inp, block, lost)
+                now = time.monotonic()
+                batch = []
+                for n, block, lost in [first, *self._drain()]:
+                    inp = self._inputs[n]
+                    inp.last_block_s = now
+                    batch.extend(self._convert(inp, block, lost))
+                yield batch
             if failure is not None:
                 self.stop()  # no more blocks after this: drain what the queue still holds
-            while True:
-                try:
-                    n, block, lost = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                yield from self._convert(self._inputs[n], block, lost)
-            for inp in self._inputs:
-                yield from self._flush(inp)
+            tail = [c for n, block, lost in self._drain() for c in self._convert(self._inputs[n], block, lost)]
+            tail += [c for inp in self._inputs for c in self._flush(inp)]
+            if tail:
+                yield tail
         finally:
             if failure is not None:
                 self.stop()
         if failure is not None:
             inp, reason = failure
             raise CaptureError(inp.name, f"{reason}; captured {inp.emitted / SAMPLE_RATE_HZ:.1f} s before that")
+
+    def _drain(self) -> list[tuple[int, np.ndarray, int]]:
+        """Every block queued now, without waiting."""
+        blocks = []
+        while True:
+            try:
+                blocks.append(self._queue.get_nowait())
+            except queue.Empty:
+                return blocks
 
     def _check_alive(self, timeout_s: float) -> Optional[tuple[_Input, str]]:
         now = time.monotonic()

@@ -12,12 +12,12 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from models import hotwords as domain_hotwords
 from models import resolve_whisper
-from pipeline.config import AsrOptions
-from pipeline.deps import require
-from pipeline.errors import ModelError
-from pipeline.types import Segment, Word
+from pipeline.base.config import AsrOptions
+from pipeline.base.deps import require
+from pipeline.base.errors import ModelError
+from pipeline.base.types import Segment, Word
+from pipeline.base.vocab import hotwords as domain_hotwords
 
 from .audio import SAMPLE_RATE_HZ
 from .hygiene import clean_text, clean_word, is_hallucination

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from pipeline.deps import require
+from pipeline.base.deps import require
 
 logger = logging.getLogger(__name__)
 

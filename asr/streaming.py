@@ -22,8 +22,8 @@ from typing import Optional, Protocol
 
 import numpy as np
 
-from pipeline.config import StreamingOptions
-from pipeline.types import Word
+from pipeline.base.config import StreamingOptions
+from pipeline.base.types import Word
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from asr.audio import load_audio  # noqa: E402
 from asr.engine import WhisperEngine  # noqa: E402
 from asr.hygiene import traditional_chars  # noqa: E402
 from asr.metrics import cer  # noqa: E402
-from pipeline.config import AsrOptions  # noqa: E402
+from pipeline.base.config import AsrOptions  # noqa: E402
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "audio" / "manifest.jsonl"
 GROUPS = ("reference", "telephone", "longform")

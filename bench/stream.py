@@ -32,10 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from asr.audio import load_audio  # noqa: E402
 from asr.engine import WhisperEngine  # noqa: E402
 from asr.metrics import cer  # noqa: E402
-from asr.streaming import StreamingOptions  # noqa: E402
-from pipeline.config import AsrOptions  # noqa: E402
-from pipeline.live import CallSession, replay_batches, run_session  # noqa: E402
-from pipeline.ticket import TicketBuilder  # noqa: E402
+from pipeline.base.config import AsrOptions, PipelineConfig, StreamingOptions  # noqa: E402
+from pipeline.call import CallPipeline  # noqa: E402
+from pipeline.live import Replay, run_session  # noqa: E402
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "audio" / "manifest.jsonl"
 
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         items = items[: args.limit]
     options = StreamingOptions(**json.loads(args.options))
     engine = WhisperEngine(AsrOptions())
-    builder = TicketBuilder()
+    pipeline = CallPipeline(PipelineConfig(streaming=options), engine=engine)
     clock = VirtualClock() if args.virtual_clock else None
     now = clock.now if clock else time.monotonic
 
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     # context plus buffer, and the decoder's caches at their longest) are not counted as growth
     longest = max(items, key=lambda it: it.get("duration_s", 0.0))
     warm = load_audio(root / longest["path"]).mono()[: 16000 * 60]
-    run_session(CallSession(engine, builder, options=options), replay_batches([warm], [None], speed=0))
+    run_session(pipeline.session(), Replay([warm], [None]).batches(speed=0))
     if clock:
         clock.timed(engine)
 
@@ -116,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     for it in items:
         audio = load_audio(root / it["path"]).mono()
         audios.append(audio)
-        session = CallSession(engine, builder, options=options, audio=it["path"], model="base", clock=now)
+        session = pipeline.session(audio=it["path"], clock=now)
         rss_start = rss_mb()
         peak = [rss_start]
         timeline: list[float] = []  # RSS at each update, to tell a plateau from a climb
@@ -125,12 +124,13 @@ def main(argv: list[str] | None = None) -> int:
             timeline.append(rss_mb())
             peak[0] = max(peak[0], timeline[-1])
 
-        replay = replay_batches([audio], [None], speed=args.speed, clock=now, sleep=clock.sleep if clock else time.sleep)
-        result, _ = run_session(session, replay, on_update, end_s=len(audio) / 16000)
-        ticket_s = now() - session.last_fed_wall_s
+        replay = Replay([audio], [None])
+        outcome = run_session(session, replay.batches(args.speed, clock=now, sleep=clock.sleep if clock else time.sleep), on_update,
+                              end_s=replay.end_s)  # fmt: skip
+        result, ticket_s = outcome.result, outcome.ticket_ready_s
         growth = max(peak[0], rss_mb()) - rss_start
         rss_growth = max(rss_growth, growth)
-        lat = session.latency()
+        lat = outcome.latency
         lags += [w.lag_s for w in session.words]
         ready.append(ticket_s)
         e, n = cer(it["text"], result.transcript.text)

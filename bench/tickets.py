@@ -48,9 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from classify.linear import load_linear_model, make_category_linear, normalize  # noqa: E402
 from classify.train import is_held_out, read_labelled_jsonl  # noqa: E402
 from models.registry import resolve_classifier  # noqa: E402
-from pipeline.config import DEFAULT_STAGES, TicketOptions  # noqa: E402
+from pipeline.base.config import DEFAULT_STAGES, TicketOptions  # noqa: E402
 from pipeline.ticket import TicketBuilder, text_transcript  # noqa: E402
-from pipeline.types import TextDoc  # noqa: E402
+from pipeline.base.types import TextDoc  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "tickets" / "labelled_segmented.jsonl"

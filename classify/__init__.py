@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from types import MappingProxyType
 
-from pipeline.registry import Registry
+from pipeline.base.registry import Registry
 
 from . import caller, category, department, linear, location, location_spacy, request_type, urgency
 from .caller import make_caller_id, make_caller_phone

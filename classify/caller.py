@@ -1,6 +1,6 @@
 """caller.phone.v1 and caller.id.v1: the phone and resident ID numbers the caller says, for the ticket's caller fields.
 
-Numbers are found by ``summarize.privacy.personal_numbers``, the same finder that masks them in summaries, so what
+Numbers are found by ``pipeline.base.privacy.personal_numbers``, the same finder that masks them in summaries, so what
 is extracted here is exactly what is masked there. Values are normalised: ASCII digits only (an ID number may end
 in X), spoken digits converted (幺三八 → 138, 洞 → 0, 两 → 2), separators and a +86 country code dropped.
 
@@ -14,8 +14,8 @@ import logging
 import re
 from typing import Mapping
 
-from pipeline.types import Evidence, TextDoc, TicketField
-from summarize.privacy import id_checksum_ok, personal_numbers
+from pipeline.base.types import Evidence, TextDoc, TicketField
+from pipeline.base.privacy import id_checksum_ok, personal_numbers
 
 from .matching import MAX_EVIDENCE
 

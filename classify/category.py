@@ -14,7 +14,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-from pipeline.types import TextDoc, TicketField
+from pipeline.base.types import TextDoc, TicketField
 
 from .matching import Cue, CueMatcher, evidence_of, strength
 from .resources import PathLike, data_path, parse_weight, read_table

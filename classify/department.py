@@ -11,7 +11,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-from pipeline.types import TextDoc, TicketField
+from pipeline.base.types import TextDoc, TicketField
 
 from .resources import PathLike, data_path, read_table
 

@@ -5,7 +5,7 @@ speech transcripts:
 
 1. ``normalize``: Unicode NFKC (full-width digits and letters → ASCII), lower case, every whitespace removed
    (so "路灯 坏 了" and "路灯坏了" become the same string);
-2. the model's own jieba tokenizer (``pipeline.segmenter.JiebaSegmenter``, hotline user dictionary) cuts that
+2. the model's own jieba tokenizer (``pipeline.base.segmenter.JiebaSegmenter``, hotline user dictionary) cuts that
    string; tokens without a letter, digit or Han character (punctuation) and the model's stop words are dropped.
    The stop words are function words that the training corpus had already removed (的, 了, 我们, 但是 …), so a
    raw message is reduced to what the segmented training text looked like;
@@ -49,8 +49,8 @@ from typing import Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from pipeline.errors import ModelError
-from pipeline.types import Evidence, TextDoc, TicketField
+from pipeline.base.errors import ModelError
+from pipeline.base.types import Evidence, TextDoc, TicketField
 
 from .category import make_category_keywords
 from .matching import has_chinese
@@ -122,7 +122,7 @@ class FeatureSettings:
         """The settings as JSON-able values (the stop words by count)."""
         return {
             "normalize": "NFKC, lower case, whitespace removed",
-            "tokenizer": "pipeline.segmenter.JiebaSegmenter (hotline user dictionary)",
+            "tokenizer": "pipeline.base.segmenter.JiebaSegmenter (hotline user dictionary)",
             "char_ngram_range": [self.char_ngram_min, self.char_ngram_max],
             "words": self.words,
             "stop_words": len(self.stop_words),
@@ -132,7 +132,7 @@ class FeatureSettings:
 
 
 def _shared_segmenter():
-    from pipeline.segmenter import shared_segmenter
+    from pipeline.base.segmenter import shared_segmenter
 
     return shared_segmenter()
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
-from pipeline.types import (
+from pipeline.base.types import (
     Evidence,
     LocationField,
     LocationParts,
@@ -29,7 +29,7 @@ from pipeline.types import (
 
 from .gazetteer import Gazetteer, load_gazetteer
 from .matching import Hit
-from .numerals import NUMBER_CHARS, normalise_number
+from pipeline.base.numerals import NUMBER_CHARS, normalise_number
 from .resources import PathLike
 
 logger = logging.getLogger(__name__)

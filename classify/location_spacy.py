@@ -28,8 +28,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from pipeline.deps import require
-from pipeline.types import Segment, TextDoc, TicketField
+from pipeline.base.deps import require
+from pipeline.base.types import Segment, TextDoc, TicketField
 
 from .gazetteer import Communities, Gazetteer, load_communities, load_gazetteer
 from .location import (
@@ -43,7 +43,7 @@ from .location import (
     house_number_at,
 )
 from .matching import has_chinese
-from .numerals import NUMBER_CHARS, normalise_number
+from pipeline.base.numerals import NUMBER_CHARS, normalise_number
 from .resources import PathLike
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class PlaceTokenizer:
 
     def __call__(self, text: str):
         if self._segmenter is None:
-            from pipeline.segmenter import shared_segmenter
+            from pipeline.base.segmenter import shared_segmenter
 
             self._segmenter = shared_segmenter()
         tokens = self._segmenter.tokenize(Segment(0, 0.0, 0.0, text))

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional, Sequence
 
-from pipeline.types import Evidence, TextDoc
+from pipeline.base.types import Evidence, TextDoc
 
 logger = logging.getLogger(__name__)
 

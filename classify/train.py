@@ -39,7 +39,7 @@ from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from pipeline.deps import require
+from pipeline.base.deps import require
 
 from .linear import FeatureSettings, Featurizer, LinearModel, normalize
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-from pipeline.types import TextDoc, TicketField, UrgencyField
+from pipeline.base.types import TextDoc, TicketField, UrgencyField
 
 from .matching import Cue, CueMatcher, evidence_of, has_chinese
 from .request_type import REQUEST_TYPES

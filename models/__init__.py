@@ -1,6 +1,5 @@
 """Model provisioning: which model files the product uses, where they come from, how they are verified."""
 
 from .registry import KNOWN_MODELS, ModelSpec, ModelStatus, cache_dir, list_models, resolve_whisper
-from .resources import hotwords, vocabulary_path
 
-__all__ = ["KNOWN_MODELS", "ModelSpec", "ModelStatus", "cache_dir", "hotwords", "list_models", "resolve_whisper", "vocabulary_path"]
+__all__ = ["KNOWN_MODELS", "ModelSpec", "ModelStatus", "cache_dir", "list_models", "resolve_whisper"]

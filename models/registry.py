@@ -24,7 +24,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Optional, Union
 
-from pipeline.errors import ModelError
+from pipeline.base.errors import ModelError
 
 logger = logging.getLogger(__name__)
 

@@ -1,22 +1,9 @@
-"""Value types, configuration and orchestration. Importing the package loads only the value types and errors;
-orchestration lives in `pipeline.batch`, `pipeline.ticket` and is imported from there."""
+"""hotline's core: `pipeline.base` is the bottom layer (value types, errors, config, registry, Chinese-text
+helpers) that every package may import; the other modules here are the orchestration on top of asr, classify
+and summarize (`pipeline.call`: the one call object; `batch`, `live`, `ticket`, `output`, `view`).
 
-from .errors import AudioDecodeError, ConfigError, HotlineError, ModelError, StageError
-from .types import (
-    AudioChunk,
-    Evidence,
-    LocationField,
-    LocationParts,
-    Segment,
-    TextDoc,
-    TicketDraft,
-    TicketField,
-    Token,
-    Transcript,
-    Word,
-)
+Importing the package loads only the base layer's value types and errors, re-exported here.
+"""
 
-__all__ = [
-    "AudioChunk", "AudioDecodeError", "ConfigError", "Evidence", "HotlineError", "LocationField", "LocationParts",
-    "ModelError", "Segment", "StageError", "TextDoc", "TicketDraft", "TicketField", "Token", "Transcript", "Word",
-]  # fmt: skip
+from .base import *  # noqa: F403
+from .base import __all__  # noqa: F401

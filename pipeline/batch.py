@@ -1,9 +1,8 @@
-"""Orchestration: recordings → transcripts → draft tickets, one file or a whole batch.
+"""Batches: many recordings, or many typed messages, through the one call object (`pipeline.call`).
 
-`CallPipeline` holds the shared pieces (one Whisper engine, one TicketBuilder) and turns one recording
-or one typed text into a `CallResult`. `run_batch` loops over files with it, writes each output
-atomically, reports a broken file and carries on. The same CallPipeline is what the live session,
-the console and a Ray worker will reuse.
+`run_batch` loops over files, writes each output atomically, reports a broken file and carries on;
+`BatchTotals` sums what it did (files, audio, wall time, real-time factor). `draft_messages` drafts a
+ticket for each `{"id", "text"}` line of a JSONL file and reports a bad line by its number.
 """
 
 from __future__ import annotations
@@ -15,83 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
-from asr.audio import load_speakers
-
-from .config import PipelineConfig
-from .errors import AudioDecodeError, HotlineError
+from .base.errors import AudioDecodeError, HotlineError
+from .base.types import CallResult
+from .call import CallPipeline, ProgressFn
 from .output import append_line, render, write_atomic
-from .ticket import TicketBuilder, text_transcript
-from .types import CallResult, Segment, Transcript
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CallPipeline", "FileOutcome", "output_path", "run_batch", "JSONL_NAME"]
+__all__ = ["BatchTotals", "FileOutcome", "JSONL_NAME", "MessageOutcome", "draft_messages", "output_path", "run_batch"]
 
-ProgressFn = Callable[[float, float], None]  # (seconds of audio done, seconds in total)
 JSONL_NAME = "transcripts.jsonl"
-
-
-class CallPipeline:
-    """Recording or text → CallResult. Build once per process; `engine` may be shared with live sessions.
-
-    Args:
-        config: the effective configuration.
-        engine: a WhisperEngine (or any object with `transcribe(samples, speaker, offset_s)` and `info`);
-            built from `config.asr` on first use when None, so text-only use never loads Whisper.
-        builder: the TicketBuilder; built from `config.ticket` when None.
-    """
-
-    def __init__(self, config: Optional[PipelineConfig] = None, engine=None, builder: Optional[TicketBuilder] = None):
-        self.config = config or PipelineConfig()
-        self._engine = engine
-        self.builder = builder or TicketBuilder(self.config.ticket)
-
-    @property
-    def engine(self):
-        if self._engine is None:
-            from asr.engine import WhisperEngine
-
-            self._engine = WhisperEngine(self.config.asr)
-        return self._engine
-
-    @property
-    def model_name(self) -> str:
-        info = getattr(self.engine, "info", None)
-        return getattr(info, "model", None) or self.config.asr.model
-
-    def transcribe(self, path: Path, on_progress: Optional[ProgressFn] = None) -> Transcript:
-        audio, jobs = load_speakers(path, self.config.asr.channels)
-        total = audio.duration_s
-        segments: list[Segment] = []
-        for i, (samples, speaker) in enumerate(jobs):
-            for seg in self.engine.transcribe(samples, speaker=speaker):
-                segments.append(seg)
-                if on_progress:
-                    on_progress(min(total * i + seg.end_s, total * (i + 1)) / len(jobs), total)
-        if on_progress:
-            on_progress(total, total)
-        return Transcript(_merge(segments), total, self.config.asr.language, str(path), self.model_name)
-
-    def process(self, path: Path, on_progress: Optional[ProgressFn] = None) -> CallResult:
-        transcript = self.transcribe(Path(path), on_progress)
-        return self._result(transcript, self.model_name)
-
-    def process_text(self, text: str, source: Optional[str] = None) -> CallResult:
-        return self._result(text_transcript(text, source=source), None)
-
-    def _result(self, transcript: Transcript, model: Optional[str]) -> CallResult:
-        ticket = self.builder.build(transcript)
-        asr = self.config.asr
-        options = (("language", asr.language), ("beam_size", asr.beam_size), ("vad", asr.vad), ("channels", asr.channels))
-        return CallResult(transcript.audio, transcript.duration_s, model, transcript, ticket, options if model else ())
-
-
-def _merge(segments: list[Segment]) -> tuple[Segment, ...]:
-    """Order segments of all speakers by start time and number them 0..n-1."""
-    ordered = sorted(segments, key=lambda s: (s.start_s, s.end_s))
-    return tuple(
-        Segment(i, s.start_s, s.end_s, s.text, s.speaker, s.words, s.avg_logprob, s.no_speech_prob) for i, s in enumerate(ordered)
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,3 +120,62 @@ def run_batch(
             yield FileOutcome(path, "failed", wall_s=time.perf_counter() - t0, error=f"{type(e).__name__}: {e}".splitlines()[0])
             continue
         yield FileOutcome(path, "ok", result.duration_s, time.perf_counter() - t0, target, result=result)
+
+
+@dataclass
+class BatchTotals:
+    """What a batch did, summed over its FileOutcomes (`add` each one as it comes)."""
+
+    files: int = 0
+    ok: int = 0
+    skipped: int = 0
+    failed: int = 0
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+
+    def add(self, outcome: FileOutcome) -> None:
+        self.files += 1
+        if outcome.status == "ok":
+            self.ok += 1
+            self.audio_s += outcome.audio_s
+        elif outcome.status == "skipped":
+            self.skipped += 1
+        else:
+            self.failed += 1
+
+    @property
+    def rtf(self) -> Optional[float]:
+        """Real-time factor: wall time over audio time (None when no audio was transcribed)."""
+        return self.wall_s / self.audio_s if self.audio_s else None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOutcome:
+    """One line of a messages file: its ticket, or why the line could not be drafted."""
+
+    lineno: int
+    id: object = None
+    result: Optional[CallResult] = None
+    error: Optional[str] = None
+
+
+def draft_messages(pipeline: CallPipeline, path: Path) -> Iterator[MessageOutcome]:
+    """Draft a ticket for each `{"id": …, "text": …}` line of the JSONL file `path` (typed text: app, web, SMS).
+
+    A line that is not such an object yields an outcome with `error` and the others go on; blank lines are skipped.
+
+    Raises:
+        OSError, UnicodeDecodeError: the file cannot be read.
+    """
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            msg = json.loads(line)
+            if not isinstance(msg, dict) or not isinstance(msg.get("text"), str):
+                raise ValueError('expected an object with a string "text"')
+        except ValueError as e:
+            yield MessageOutcome(lineno, error=str(e))
+            continue
+        yield MessageOutcome(lineno, msg.get("id"), pipeline.process_text(msg["text"], source=str(msg.get("id"))))

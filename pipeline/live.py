@@ -1,9 +1,11 @@
-"""Live calls: a streaming session any transport can drive, and the sources that feed it.
+"""Live calls: a streaming session any transport can drive, the one loop that feeds it, and its sources.
 
 `CallSession` owns one streaming recogniser per speaker (operator/caller), assembles committed words
 into segments, keeps the draft ticket up to date and records each word's latency. It knows nothing of
-where audio comes from: a headset capture, a file replayed on a clock (`replay_batches`) or, later, a
-browser websocket all call `feed(chunk, fed_wall_s)` then `step()`, and `finish()` at hang-up.
+where audio comes from. `run_session` is the one feeding loop: each batch a source yields is everything
+that has arrived since the previous one (a headset capture: `capture_batches`; a recording on a clock:
+`Replay`; later a browser websocket), and the session steps once per batch, so a decode slower than the
+audio never leaves a backlog behind it. Build sessions with `pipeline.call.CallPipeline.session`.
 """
 
 from __future__ import annotations
@@ -16,18 +18,18 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from asr.audio import SAMPLE_RATE_HZ, load_speakers
 from asr.hygiene import clean_text
-from asr.streaming import OnlineWhisper, StreamingOptions, StreamUpdate
+from asr.streaming import OnlineWhisper, StreamingASR, StreamingOptions, StreamUpdate
 
-from .errors import HotlineError
+from .base.errors import HotlineError
 from .ticket import TicketBuilder
-from .types import AudioChunk, CallResult, Segment, TicketDraft, Transcript, Word
+from .base.types import AudioChunk, CallResult, Segment, TicketDraft, Transcript, Word
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CallSession", "LatencyStats", "SessionUpdate", "TimedWord", "capture_batches", "replay_batches", "run_session"]
+__all__ = ["CallOutcome", "CallSession", "LatencyStats", "Replay", "SessionUpdate", "TimedWord", "capture_batches", "run_session"]
 
-SAMPLE_RATE_HZ = 16000
 Batch = list[tuple[AudioChunk, float]]  # chunks with the wall time their last sample became available
 
 
@@ -83,7 +85,7 @@ class _Speaker:
 
 
 class CallSession:
-    """One call. Build per call with the process-wide engine and ticket builder.
+    """One call. Built per call by `CallPipeline.session` around the process-wide engine and ticket builder.
 
     Args:
         engine: a WordBackend (WhisperEngine) shared by every session.
@@ -93,6 +95,7 @@ class CallSession:
         ticket_every_s: redraft the ticket at most this often while the call runs (0: only at the end).
         clock: wall clock (monotonic seconds); tests pass a fake.
         recogniser: factory for the per-speaker StreamingASR (default OnlineWhisper).
+        audio, model, options_record: what the final CallResult records (see CallPipeline.run_options).
     """
 
     def __init__(
@@ -103,15 +106,16 @@ class CallSession:
         options: Optional[StreamingOptions] = None,
         ticket_every_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
-        recogniser: Optional[Callable[[], OnlineWhisper]] = None,
+        recogniser: Optional[Callable[[], StreamingASR]] = None,
         audio: Optional[str] = None,
         model: Optional[str] = None,
+        options_record: tuple[tuple[str, object], ...] = (),
     ):
         options = options or StreamingOptions()
         make = recogniser or (lambda: OnlineWhisper(engine, options))
         self._speakers = {label: _Speaker(label, make()) for label in speakers}
         self._builder = builder
-        self._clock = clock
+        self.clock = clock
         self._ticket_every_s = ticket_every_s
         self._last_ticket_wall = -1e9
         self._segments: list[Segment] = []
@@ -119,6 +123,7 @@ class CallSession:
         self.ticket: Optional[TicketDraft] = None
         self.audio = audio
         self.model = model
+        self.options_record = options_record
         self.last_fed_wall_s: Optional[float] = None
 
     @property
@@ -137,14 +142,14 @@ class CallSession:
             sp = self._speakers[chunk.speaker]
         except KeyError:
             raise ValueError(f"unknown speaker {chunk.speaker!r}; this session has {list(self._speakers)}") from None
-        wall = self._clock() if fed_wall_s is None else fed_wall_s
+        wall = self.clock() if fed_wall_s is None else fed_wall_s
         sp.asr.insert_audio_chunk(chunk.samples)
         sp.fed_ends.append(sp.asr.stream_end_s)
         sp.fed_walls.append(wall)
         self.last_fed_wall_s = wall
 
     def _take(self, sp: _Speaker, update: StreamUpdate) -> tuple[list[TimedWord], int]:
-        now = self._clock()
+        now = self.clock()
         timed = [TimedWord(w, sp.label, sp.fed_wall(w.end_s), now) for w in update.committed]
         sp.open_words.extend(update.committed)
         sp.tail = update.tail
@@ -171,9 +176,9 @@ class CallSession:
             closed += n
         self.words += committed
         ticket = None
-        if committed and self._ticket_every_s and self._clock() - self._last_ticket_wall >= self._ticket_every_s:
+        if committed and self._ticket_every_s and self.clock() - self._last_ticket_wall >= self._ticket_every_s:
             ticket = self.ticket = self._builder.build(self.transcript())
-            self._last_ticket_wall = self._clock()
+            self._last_ticket_wall = self.clock()
         return SessionUpdate(tuple(committed), self.tails(), closed, ticket)
 
     def transcript(self) -> Transcript:
@@ -200,7 +205,7 @@ class CallSession:
         self.words += committed
         transcript = self.transcript()
         self.ticket = self._builder.build(transcript)
-        return CallResult(self.audio, transcript.duration_s, self.model, transcript, self.ticket, (("streaming", True),))
+        return CallResult(self.audio, transcript.duration_s, self.model, transcript, self.ticket, self.options_record)
 
     def tails(self) -> tuple[tuple[Optional[str], tuple[Word, ...]], ...]:
         """Each speaker's current unstable words (shown, not yet committed)."""
@@ -215,55 +220,95 @@ class CallSession:
         return self.stream_end_s - last
 
 
-def replay_batches(
-    channels: Sequence[np.ndarray],
-    speakers: Sequence[Optional[str]],
-    speed: float = 1.0,
-    chunk_s: float = 0.1,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[Batch]:
-    """Feed a recording as if it were live: yields the chunks that are due by now, on a clock.
+class Replay:
+    """A recording fed as if it were live (`hotline replay`, benchmarks): its channels, their speakers, its end."""
 
-    At speed 1 a chunk is due when its last sample would have been spoken; speed 2 is twice as fast;
-    speed 0 yields one chunk per batch as fast as the consumer takes them. Each chunk comes with the
-    wall time it became due (its "fed" time, for latency).
-    """
-    if speed < 0:
-        raise ValueError(f"speed must be >= 0, got {speed}")
-    n = min(len(c) for c in channels)
-    step = max(1, int(chunk_s * SAMPLE_RATE_HZ))
-    t0 = clock()
-    pos = 0
-    while pos < n:
-        if speed == 0:
-            end = min(n, pos + step)
-            fed = clock()
-        else:
-            due = int((clock() - t0) * speed * SAMPLE_RATE_HZ) // step * step
-            if due <= pos:
-                sleep(max(0.0, t0 + (pos + step) / SAMPLE_RATE_HZ / speed - clock()))
-                continue
-            end = min(n, due)
-            fed = t0 + end / SAMPLE_RATE_HZ / speed
-        yield [
-            (AudioChunk(ch[pos:end], SAMPLE_RATE_HZ, pos / SAMPLE_RATE_HZ, label), fed) for ch, label in zip(channels, speakers)
-        ]
-        pos = end
+    def __init__(self, channels: Sequence[np.ndarray], speakers: Sequence[Optional[str]]):
+        if len(channels) != len(speakers) or not channels:
+            raise ValueError(f"one speaker label per channel: {len(channels)} channels, {len(speakers)} labels")
+        self.channels = tuple(channels)
+        self.speakers = tuple(speakers)
+
+    @classmethod
+    def load(cls, path, channels: Optional[Sequence[str]] = None) -> "Replay":
+        """Decode `path` (AudioDecodeError names the file) into one channel per speaker, as batch does."""
+        _, jobs = load_speakers(path, channels)
+        return cls([c for c, _ in jobs], [label for _, label in jobs])
+
+    @property
+    def end_s(self) -> float:
+        return min(len(c) for c in self.channels) / SAMPLE_RATE_HZ
+
+    def batches(
+        self,
+        speed: float = 1.0,
+        chunk_s: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Iterator[Batch]:
+        """Yields the chunks that are due by now, on a clock: everything that has "arrived" since the last batch.
+
+        At speed 1 a chunk is due when its last sample would have been spoken; speed 2 is twice as fast;
+        speed 0 yields one chunk per batch as fast as the consumer takes them. Each chunk comes with the
+        wall time it became due (its "fed" time, for latency).
+        """
+        if not speed >= 0:
+            raise ValueError(f"speed must be a number >= 0, got {speed}")
+        n = min(len(c) for c in self.channels)
+        step = max(1, int(chunk_s * SAMPLE_RATE_HZ))
+        t0 = clock()
+        pos = 0
+        while pos < n:
+            if speed == 0:
+                end = min(n, pos + step)
+                fed = clock()
+            else:
+                due = int((clock() - t0) * speed * SAMPLE_RATE_HZ) // step * step
+                if due <= pos:
+                    sleep(max(0.0, t0 + (pos + step) / SAMPLE_RATE_HZ / speed - clock()))
+                    continue
+                end = min(n, due)
+                fed = t0 + end / SAMPLE_RATE_HZ / speed
+            yield [
+                (AudioChunk(ch[pos:end], SAMPLE_RATE_HZ, pos / SAMPLE_RATE_HZ, label), fed)
+                for ch, label in zip(self.channels, self.speakers)
+            ]
+            pos = end
 
 
-def capture_batches(capture, started_wall_s: float, timeout_s: float = 5.0) -> Iterator[Batch]:
-    """Feed a live capture (asr.capture.Capture, started): each chunk with the wall time its last sample
-    arrived (start of capture + its audio time). On Ctrl-C the capture is stopped and what is still queued
-    is fed before the interrupt goes on; a device failure arrives as CaptureError after the audio before it."""
+def capture_batches(capture, timeout_s: float = 5.0) -> Iterator[Batch]:
+    """Feed a live capture (asr.capture.Capture): each batch is every chunk captured since the last one, each
+    with the wall time its last sample arrived (start of capture + its audio time). On Ctrl-C the capture is
+    stopped and what is still queued is fed before the interrupt goes on; a device failure arrives as
+    CaptureError after the audio before it."""
+
+    def timed(chunks) -> Batch:
+        return [(c, capture.started_s + c.start_s + c.duration_s) for c in chunks]
+
     try:
-        for chunk in capture.chunks(timeout_s=timeout_s):
-            yield [(chunk, started_wall_s + chunk.start_s + chunk.duration_s)]
+        for chunks in capture.batches(timeout_s=timeout_s):
+            yield timed(chunks)
     except KeyboardInterrupt:
         capture.stop()
-        for chunk in capture.chunks(timeout_s=timeout_s):
-            yield [(chunk, started_wall_s + chunk.start_s + chunk.duration_s)]
+        for chunks in capture.batches(timeout_s=timeout_s):
+            yield timed(chunks)
         raise
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """How a live call ended. `error` is None when it ended normally (end of audio, hang-up silence, Ctrl-C);
+    otherwise it is the failure (a device lost mid-call) and `result` holds everything before it."""
+
+    result: CallResult
+    reason: str  # "end of audio", "hang-up silence", "interrupted", or the error's message
+    error: Optional[HotlineError]
+    ticket_ready_s: float  # wall time from the last sample fed to the final ticket
+    latency: LatencyStats
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 def run_session(
@@ -272,17 +317,17 @@ def run_session(
     on_update: Optional[Callable[[SessionUpdate], None]] = None,
     hangup_silence_s: float = 0.0,
     end_s: Optional[float] = None,
-) -> tuple[CallResult, str]:
-    """Drive `session` from `batches` until they end, the caller hangs up (silence), or Ctrl-C.
+) -> CallOutcome:
+    """The one feeding loop: drive `session` from `batches` until they end, the caller hangs up (silence),
+    a source fails, or Ctrl-C. Each batch is fed whole, then the session steps once.
 
     `end_s`: where the audio ends (stream seconds), when that is known in advance (a replayed recording). The
     batch that reaches it goes straight to `finish()`, which decodes what is left once, instead of a step's
     decode and then finish's: the ticket is ready sooner after the last sample.
 
-    Returns the final result and why the call ended ("end of audio", "hang-up silence", "interrupted",
-    or the capture error's message). Whatever ends the call, everything committed is kept and finished.
+    Whatever ends the call, everything committed is kept and finished.
     """
-    reason = "end of audio"
+    reason, error = "end of audio", None
     try:
         for batch in batches:
             for chunk, fed in batch:
@@ -298,6 +343,9 @@ def run_session(
     except KeyboardInterrupt:
         reason = "interrupted"
     except HotlineError as e:  # e.g. a device that fails mid-call: keep and finish what we have
-        reason = str(e)
+        reason, error = str(e), e
         logger.warning("call ended early: %s", e)
-    return session.finish(), reason
+    result = session.finish()
+    fed = session.last_fed_wall_s
+    ready_s = session.clock() - fed if fed is not None else float("nan")
+    return CallOutcome(result, reason, error, ready_s, session.latency())

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Union
 
-from .types import CallResult, LocationField, Segment, TicketDraft, TicketField, Transcript, UrgencyField
+from .base.types import CallResult, LocationField, Segment, TicketDraft, TicketField, Transcript, UrgencyField
 
 __all__ = ["FORMATS", "render", "result_to_dict", "ticket_to_dict", "transcript_to_dict", "write_atomic", "append_line"]
 

@@ -11,11 +11,11 @@ import logging
 from types import MappingProxyType
 from typing import Callable, Mapping, Optional
 
-from .config import TicketOptions
-from .errors import StageError
-from .registry import Registry
-from .segmenter import Segmenter, shared_segmenter
-from .types import Segment, TextDoc, TicketDraft, TicketField, Transcript
+from .base.config import TicketOptions
+from .base.errors import StageError
+from .base.registry import Registry
+from .base.segmenter import Segmenter, shared_segmenter
+from .base.types import Segment, TextDoc, TicketDraft, TicketField, Transcript
 
 logger = logging.getLogger(__name__)
 

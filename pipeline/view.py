@@ -6,7 +6,7 @@ import time
 from typing import Optional
 
 from .live import CallSession, SessionUpdate
-from .types import TicketDraft
+from .base.types import TicketDraft
 
 __all__ = ["FIELD_LABELS", "LiveView", "ticket_table", "transcript_text"]
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from types import MappingProxyType
 
-from pipeline.registry import Registry
+from pipeline.base.registry import Registry
 
 from . import extractive, transformers_backend
 from .extractive import make_extractive_summary
-from .privacy import mask_pii
+from pipeline.base.privacy import mask_pii
 from .transformers_backend import make_transformers_summary
 
 logger = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from pipeline.types import Evidence, TextDoc, TicketField
+from pipeline.base.types import Evidence, TextDoc, TicketField
 
-from .privacy import mask_pii as _mask_pii
-from .privacy import mask_pii_aligned
+from pipeline.base.privacy import mask_pii as _mask_pii
+from pipeline.base.privacy import mask_pii_aligned
 
 logger = logging.getLogger(__name__)
 

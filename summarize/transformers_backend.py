@@ -20,11 +20,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from pipeline.errors import ModelError
-from pipeline.types import TextDoc, TicketField
+from pipeline.base.errors import ModelError
+from pipeline.base.types import TextDoc, TicketField
 
 from .extractive import make_extractive_summary
-from .privacy import mask_pii
+from pipeline.base.privacy import mask_pii
 
 logger = logging.getLogger(__name__)
 

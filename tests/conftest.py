@@ -8,7 +8,7 @@ from typing import Iterator, Optional
 import numpy as np
 import pytest
 
-from pipeline.types import Segment
+from pipeline.base.types import Segment
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "audio_samples"
@@ -47,7 +47,7 @@ def fake_engine() -> FakeEngine:
 def engine():
     """The real Whisper engine with default options (Whisper base from the PyPI packages)."""
     from asr.engine import WhisperEngine
-    from pipeline.config import AsrOptions
+    from pipeline.base.config import AsrOptions
 
     return WhisperEngine(AsrOptions())
 
@@ -62,7 +62,7 @@ def ticket_builder():
 @pytest.fixture(scope="session")
 def segmenter():
     """One jieba segmenter with the domain dictionary (loading it takes about a second)."""
-    from pipeline.segmenter import JiebaSegmenter
+    from pipeline.base.segmenter import JiebaSegmenter
 
     return JiebaSegmenter()
 

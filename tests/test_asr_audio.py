@@ -3,7 +3,7 @@ import pytest
 import soundfile as sf
 
 from asr.audio import AUDIO_EXTENSIONS, find_audio_files, load_audio
-from pipeline.errors import AudioDecodeError
+from pipeline.base.errors import AudioDecodeError
 
 
 def _tone(seconds: float, rate: int, freq: float = 440.0) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from asr.engine import WhisperEngine
-from pipeline.config import AsrOptions
+from pipeline.base.config import AsrOptions
 
 SR = 16000
 FwSegment = namedtuple("FwSegment", "start end text words avg_logprob no_speech_prob")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from asr.streaming import FINISH_CONTEXT_S, LocalAgreement, OnlineWhisper, StreamingOptions, should_decode
-from pipeline.errors import ConfigError
-from pipeline.types import Word
+from pipeline.base.errors import ConfigError
+from pipeline.base.types import Word
 
 SR = 16000
 

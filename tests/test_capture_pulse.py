@@ -18,7 +18,7 @@ import pytest
 from asr.audio import SAMPLE_RATE_HZ, load_audio
 from asr.capture import Capture, CaptureError, CaptureInput, list_devices, open_capture, resolve_device
 from asr.metrics import cer
-from pipeline.types import AudioChunk
+from pipeline.base.types import AudioChunk
 
 pytestmark = pytest.mark.audio_server
 

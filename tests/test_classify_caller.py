@@ -8,10 +8,10 @@ import pytest
 
 import classify
 import summarize
-from pipeline.registry import Registry
+from pipeline.base.registry import Registry
 from pipeline.ticket import text_transcript
-from pipeline.types import Segment, TextDoc, TicketField, Transcript
-from summarize.privacy import id_checksum_ok, mask_pii, mask_pii_aligned, number_kind, personal_numbers
+from pipeline.base.types import Segment, TextDoc, TicketField, Transcript
+from pipeline.base.privacy import id_checksum_ok, mask_pii, mask_pii_aligned, number_kind, personal_numbers
 
 VALID_ID = "310101199001011234"  # check character right
 VALID_ID_X = "11010519491231002X"

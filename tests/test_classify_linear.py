@@ -21,10 +21,10 @@ from classify.linear import (
     normalize,
 )
 from models.registry import CLASSIFIERS, resolve_classifier
-from pipeline.config import DEFAULT_STAGES, TicketOptions
-from pipeline.errors import ModelError
+from pipeline.base.config import DEFAULT_STAGES, TicketOptions
+from pipeline.base.errors import ModelError
 from pipeline.ticket import TicketBuilder, text_transcript
-from pipeline.types import TextDoc, TicketField
+from pipeline.base.types import TextDoc, TicketField
 
 pytest.importorskip("jieba")
 

@@ -6,10 +6,10 @@ import pytest
 
 import classify
 from classify.gazetteer import load_gazetteer
-from classify.numerals import cn_to_int, normalise_number
-from pipeline.registry import Registry
+from pipeline.base.numerals import cn_to_int, normalise_number
+from pipeline.base.registry import Registry
 from pipeline.ticket import text_transcript
-from pipeline.types import LocationField, LocationParts, Segment, TextDoc, Transcript
+from pipeline.base.types import LocationField, LocationParts, Segment, TextDoc, Transcript
 
 pytest.importorskip("jieba")
 

@@ -16,11 +16,11 @@ import classify
 from classify.gazetteer import load_communities
 from classify.location import building_at, house_number_at
 from classify.location_spacy import DEFAULT_CONFIG, make_location_spacy
-from pipeline.config import DEFAULT_STAGES, TicketOptions
-from pipeline.errors import ConfigError
-from pipeline.registry import Registry
+from pipeline.base.config import DEFAULT_STAGES, TicketOptions
+from pipeline.base.errors import ConfigError
+from pipeline.base.registry import Registry
 from pipeline.ticket import TicketBuilder, text_transcript
-from pipeline.types import LocationField, Segment, TextDoc, Transcript
+from pipeline.base.types import LocationField, Segment, TextDoc, Transcript
 
 pytest.importorskip("jieba")
 pytest.importorskip("spacy")

@@ -8,11 +8,11 @@ import pytest
 
 import classify
 import summarize
-from pipeline.config import DEFAULT_STAGES
-from pipeline.errors import ConfigError
-from pipeline.registry import Registry
+from pipeline.base.config import DEFAULT_STAGES
+from pipeline.base.errors import ConfigError
+from pipeline.base.registry import Registry
 from pipeline.ticket import TicketBuilder, text_transcript
-from pipeline.types import (
+from pipeline.base.types import (
     LocationField,
     Segment,
     TextDoc,

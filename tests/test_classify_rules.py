@@ -7,7 +7,7 @@ import pytest
 from classify.matching import Cue, CueMatcher, is_negated
 from classify.taxonomy import load_taxonomy, name_keywords
 from pipeline.ticket import text_transcript
-from pipeline.types import Evidence, TextDoc, TicketField
+from pipeline.base.types import Evidence, TextDoc, TicketField
 
 pytest.importorskip("jieba")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from classify.urgency import load_priority_table
-from pipeline.config import DEFAULT_STAGES, TicketOptions
+from pipeline.base.config import DEFAULT_STAGES, TicketOptions
 from pipeline.output import ticket_to_dict
 from pipeline.ticket import TicketBuilder, text_transcript
-from pipeline.types import TextDoc, TicketField, UrgencyField
+from pipeline.base.types import TextDoc, TicketField, UrgencyField
 
 pytest.importorskip("jieba")
 

@@ -17,10 +17,11 @@ import soundfile as sf
 
 import cli
 from asr.audio import find_audio_files
-from pipeline.batch import JSONL_NAME, CallPipeline, run_batch
-from pipeline.config import AsrOptions, PipelineConfig
-from pipeline.errors import AudioDecodeError
-from pipeline.types import TICKET_FIELDS, Segment
+from pipeline.batch import JSONL_NAME, run_batch
+from pipeline.call import CallPipeline
+from pipeline.base.config import AsrOptions, PipelineConfig
+from pipeline.base.errors import AudioDecodeError
+from pipeline.base.types import TICKET_FIELDS, Segment
 
 RATE = 16000
 CALL_TEXT = "你好，我家门口的路灯坏了好几天了，晚上很黑。\n地址是浦东新区张杨路500号，麻烦尽快派人来修一下。"
@@ -52,7 +53,7 @@ def make_pipeline(ticket_builder):
 @pytest.fixture
 def cli_builder(monkeypatch, ticket_builder):
     """Make `cli.main` reuse the session's TicketBuilder (default options) instead of building its own."""
-    monkeypatch.setattr("pipeline.batch.TicketBuilder", lambda options=None: ticket_builder)
+    monkeypatch.setattr("pipeline.call.TicketBuilder", lambda options=None: ticket_builder)
     return ticket_builder
 
 

@@ -19,10 +19,10 @@ import soundfile as sf
 from asr.audio import load_audio
 from asr.hygiene import traditional_chars
 from asr.metrics import cer, edit_distance, normalize_for_cer
-from pipeline.batch import CallPipeline
-from pipeline.config import AsrOptions, PipelineConfig
-from pipeline.errors import AudioDecodeError
-from pipeline.types import Segment, Transcript
+from pipeline.call import CallPipeline
+from pipeline.base.config import AsrOptions, PipelineConfig
+from pipeline.base.errors import AudioDecodeError
+from pipeline.base.types import Segment, Transcript
 
 pytestmark = pytest.mark.model
 

@@ -19,7 +19,7 @@ import soundfile as sf
 
 import cli
 from asr.metrics import cer
-from pipeline.types import TICKET_FIELDS
+from pipeline.base.types import TICKET_FIELDS
 
 pytestmark = pytest.mark.model
 

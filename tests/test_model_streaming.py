@@ -6,7 +6,8 @@ import pytest
 
 from asr.audio import load_audio
 from asr.metrics import cer
-from pipeline.live import CallSession, replay_batches, run_session
+from pipeline.call import CallPipeline
+from pipeline.live import Replay, run_session
 
 pytestmark = pytest.mark.model
 
@@ -17,9 +18,10 @@ REF = "甚至出现交易几乎停滞的情况广州市房地产中介协会分�
 def test_model_streaming_replay_close_to_batch(engine, ticket_builder, samples_dir, sample):
     audio = load_audio(samples_dir / sample).mono()
     batch_before = "".join(s.text for s in engine.transcribe(audio))
-    session = CallSession(engine, ticket_builder)
-    result, reason = run_session(session, replay_batches([audio], [None], speed=0))
-    assert reason == "end of audio"
+    session = CallPipeline(engine=engine, builder=ticket_builder).session()
+    outcome = run_session(session, Replay([audio], [None]).batches(speed=0))
+    result = outcome.result
+    assert outcome.reason == "end of audio" and outcome.ok
     e_stream, n = cer(REF, result.transcript.text)
     # measured on 2026-11-29: stream 9/75 (0.12), batch 9/75; batch itself is not repeatable run to run
     # (temperature-fallback sampling in CTranslate2's worker thread), so the bound is absolute
@@ -35,9 +37,9 @@ def test_model_streaming_replay_close_to_batch(engine, ticket_builder, samples_d
 
 @pytest.mark.parametrize("seconds", [5])
 def test_model_streaming_silence_commits_nothing(engine, ticket_builder, seconds):
-    session = CallSession(engine, ticket_builder)
+    session = CallPipeline(engine=engine, builder=ticket_builder).session()
     silence = np.zeros(16000 * seconds, np.float32)
-    result, _ = run_session(session, replay_batches([silence], [None], speed=0))
+    result = run_session(session, Replay([silence], [None]).batches(speed=0)).result
     assert result.transcript.segments == ()
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from models import registry
 from models.registry import KNOWN_MODELS, ModelSpec, PartSource, assemble, cache_dir, list_models, resolve_whisper
-from pipeline.errors import ModelError
+from pipeline.base.errors import ModelError
 
 PART1 = bytes(range(256)) * 12  # 3,072 bytes
 PART2 = b"tail of the weights " * 100  # 2,000 bytes

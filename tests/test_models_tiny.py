@@ -19,9 +19,9 @@ pytest.importorskip("faster_whisper")
 
 from asr.engine import WhisperEngine
 from models import list_models, resolve_whisper
-from pipeline.config import AsrOptions
-from pipeline.errors import ModelError
-from pipeline.types import Segment
+from pipeline.base.config import AsrOptions
+from pipeline.base.errors import ModelError
+from pipeline.base.types import Segment
 from tests.tiny_model import TINY_FILES, TINY_TEXT, build_tiny_whisper, layout_hub_cache
 
 DURATION_S = 2.0

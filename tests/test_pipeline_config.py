@@ -2,8 +2,8 @@ import argparse
 
 import pytest
 
-from pipeline.config import AsrOptions, PipelineConfig, TicketOptions, parse_channels
-from pipeline.errors import ConfigError
+from pipeline.base.config import AsrOptions, PipelineConfig, TicketOptions, parse_channels
+from pipeline.base.errors import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.deps import require
+from pipeline.base.deps import require
 
 
 @pytest.mark.parametrize("module,extra", [("no_such_module_xyz", "zh")])

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from asr.streaming import StreamUpdate
-from pipeline.live import CallSession, replay_batches, run_session
-from pipeline.types import Word
+from pipeline.call import CallPipeline
+from pipeline.live import Replay, run_session
+from pipeline.base.types import Word
 
 SR = 16000
 
@@ -43,10 +44,11 @@ class ScriptedASR:
 def test_pipeline_live_replay_end_goes_straight_to_finish(ticket_builder, end_known, steps):
     """When the recording's end is known, its last batch is not stepped (a decode) before finish (another)."""
     asr = ScriptedASR()
-    session = CallSession(None, ticket_builder, options=None, ticket_every_s=0, recogniser=lambda: asr)
+    session = CallPipeline(builder=ticket_builder).session(ticket_every_s=0, recogniser=lambda: asr)
     audio = np.zeros(SR, np.float32)  # ten 0.1 s chunks at speed 0: one batch each
-    result, reason = run_session(session, replay_batches([audio], [None], speed=0), end_s=1.0 if end_known else None)
-    assert reason == "end of audio"
+    outcome = run_session(session, Replay([audio], [None]).batches(speed=0), end_s=1.0 if end_known else None)
+    result = outcome.result
+    assert (outcome.reason, outcome.ok) == ("end of audio", True)
     assert (asr.steps, asr.finishes) == (steps, 1)
     assert result.transcript.text.replace("。", "").endswith("完")
     assert len(session.words) == steps + 1  # every committed word kept, the finish's included

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from pipeline.output import append_line, render, result_to_dict, write_atomic
-from pipeline.types import CallResult, Evidence, LocationField, LocationParts, Segment, TicketDraft, TicketField, Transcript
+from pipeline.base.types import CallResult, Evidence, LocationField, LocationParts, Segment, TicketDraft, TicketField, Transcript
 
 CONTRACT_TICKET = {"request_type", "category", "department", "location", "summary", "urgency", "caller_phone", "caller_id"}
 

@@ -1,10 +1,10 @@
 import pytest
 
-from pipeline.config import DEFAULT_STAGES, TicketOptions
-from pipeline.errors import ConfigError, StageError
-from pipeline.registry import Registry
+from pipeline.base.config import DEFAULT_STAGES, TicketOptions
+from pipeline.base.errors import ConfigError, StageError
+from pipeline.base.registry import Registry
 from pipeline.ticket import TicketBuilder, default_registry, text_transcript
-from pipeline.types import Evidence, TicketField
+from pipeline.base.types import Evidence, TicketField
 
 
 def _const(value="x", confidence=0.9):
@@ -72,7 +72,7 @@ def test_ticket_builder_rejects_evidence_not_in_text(span):
 
 @pytest.mark.parametrize("speakers", [("caller",)])
 def test_ticket_builder_uses_caller_segments_when_labelled(speakers):
-    from pipeline.types import Segment, Transcript
+    from pipeline.base.types import Segment, Transcript
 
     t = Transcript(
         (Segment(0, 0, 1, "您好，12345热线，请讲。", "operator"), Segment(1, 1, 3, "我家楼下的路灯坏了。", "caller")), 3.0

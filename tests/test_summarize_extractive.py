@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import summarize
-from pipeline.registry import Registry
+from pipeline.base.registry import Registry
 from pipeline.ticket import text_transcript
-from pipeline.types import (
+from pipeline.base.types import (
     Evidence,
     LocationField,
     LocationParts,
@@ -17,7 +17,7 @@ from pipeline.types import (
     Transcript,
 )
 from summarize.extractive import split_clauses
-from summarize.privacy import mask_pii
+from pipeline.base.privacy import mask_pii
 
 
 @pytest.fixture(scope="module")

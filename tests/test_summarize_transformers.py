@@ -11,11 +11,11 @@ import sys
 import pytest
 
 import summarize
-from pipeline.config import DEFAULT_STAGES, TicketOptions
-from pipeline.errors import ModelError
-from pipeline.registry import Registry
+from pipeline.base.config import DEFAULT_STAGES, TicketOptions
+from pipeline.base.errors import ModelError
+from pipeline.base.registry import Registry
 from pipeline.ticket import TicketBuilder, text_transcript
-from pipeline.types import TextDoc, TicketField, Transcript
+from pipeline.base.types import TextDoc, TicketField, Transcript
 from summarize.transformers_backend import DEFAULT_PROMPT, INSTALL_HINT, Generator, parse_summary
 
 NAME = "summarize.transformers.v1"

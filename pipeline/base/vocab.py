@@ -11,7 +11,7 @@ __all__ = ["hotwords", "vocabulary_path"]
 
 def vocabulary_path() -> Path:
     """The domain vocabulary in jieba user-dictionary format ("word freq tag" per line, # comments)."""
-    return Path(str(resources.files("models") / "data" / "hotline_vocab.txt"))
+    return Path(str(resources.files("pipeline.base") / "data" / "hotline_vocab.txt"))
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional, Protocol
 
-from models.resources import vocabulary_path
+from .vocab import vocabulary_path
 
 from .deps import require
 from .types import Segment, Token
