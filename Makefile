@@ -8,7 +8,7 @@ CHANNELS ?= operator,caller
 
 APT_PACKAGES := pulseaudio pulseaudio-utils portaudio19-dev libasound2-plugins
 
-.PHONY: demo test test-fast bench setup system-deps clean
+.PHONY: demo test test-fast test-audio test-model lint-imports bench setup system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "hotline needs Python 3.11")'
@@ -34,11 +34,24 @@ system-deps:
 		else echo "the capture tests need: sudo apt-get install $$missing"; exit 1; fi; \
 	fi
 
-test: setup
-	$(BIN)/python -m pytest
+# Every tier, each its own pytest run so each prints its own time: the layer contracts, the fast tier (fakes,
+# generated audio; no model, no audio server), the audio_server tier (PulseAudio), the model tier (real Whisper).
+test: setup lint-imports
+	$(BIN)/python -m pytest -m "not model and not audio_server"
+	$(BIN)/python -m pytest -m "audio_server and not model"
+	$(BIN)/python -m pytest -m model
+
+lint-imports: setup
+	$(BIN)/lint-imports
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not model"
+	$(BIN)/python -m pytest -m "not model and not audio_server"
+
+test-audio: setup
+	$(BIN)/python -m pytest -m "audio_server and not model"
+
+test-model: setup
+	$(BIN)/python -m pytest -m model
 
 bench: setup
 	$(BIN)/python bench/asr.py

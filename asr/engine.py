@@ -6,9 +6,9 @@ faster-whisper is imported here, inside the adapter, so the rest of the package 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from .hygiene import clean_text, clean_word, is_hallucination
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EngineInfo", "WhisperEngine"]
+__all__ = ["DecodeOptions", "EngineInfo", "WhisperEngine"]
 
 MAX_PASSES = 3  # the first decode plus passes over speech it skipped (see WhisperEngine._skipped_speech)
 MAX_REPEATS = 2  # consecutive segments with the same text kept before the rest count as a decoding loop
@@ -33,6 +33,45 @@ MAX_REPEATS = 2  # consecutive segments with the same text kept before the rest 
 # random sample came back, sometimes with half a turn missing. Real loops compress far better than that, and
 # hygiene (cut_repetitions) and the engine's loop filter cut what gets through.
 COMPRESSION_RATIO_THRESHOLD = 3.0
+# faster-whisper's fallback ladder for a batch window, and its five samples per temperature.
+BATCH_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+BATCH_BEST_OF = 5
+# A streamed utterance's last decode may fall back, but only this far, with one sample per temperature:
+# a live call cannot wait for five. The decodes while the caller talks are greedy at temperature 0.
+FINAL_STREAM_TEMPERATURES = (0.0, 0.2, 0.4, 0.6)
+MIN_STREAM_DECODE_S = 0.1  # a streaming buffer shorter than this is not worth a decode
+SKIPPED_REGION_MIN_S = 1.0  # speech regions at least this long, with under SKIPPED_OVERLAP of them covered,
+SKIPPED_OVERLAP = 0.3  # count as skipped by the decoder and are decoded again,
+SKIPPED_PAD_S = 0.2  # with this much audio either side
+SKIPPED_VAD_SILENCE_MS = 500  # VAD silence that separates the speech regions checked for skipped speech
+
+VadFn = Callable[[np.ndarray], Sequence[tuple[float, float]]]  # 16 kHz samples -> speech regions (seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """Everything one faster-whisper decode is given, batch or streaming, built in one place
+    (`WhisperEngine.decode_options`), the way faster-whisper carries one TranscriptionOptions through its decoder."""
+
+    language: str
+    beam_size: int
+    best_of: int
+    temperature: tuple[float, ...]
+    condition_on_previous_text: bool
+    compression_ratio_threshold: float
+    word_timestamps: bool
+    vad_filter: bool
+    vad_min_silence_ms: Optional[int]  # with vad_filter: silence that splits speech regions
+    initial_prompt: Optional[str]
+    hotwords: Optional[str]
+
+    def kwargs(self) -> dict:
+        """As keyword arguments of `faster_whisper.WhisperModel.transcribe`."""
+        kw = asdict(self)
+        silence = kw.pop("vad_min_silence_ms")
+        kw["temperature"] = list(self.temperature) if len(self.temperature) > 1 else self.temperature[0]
+        kw["vad_parameters"] = {"min_silence_duration_ms": silence} if self.vad_filter else None
+        return kw
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +101,26 @@ def _load_faster_whisper():
 
 
 class WhisperEngine:
-    """faster-whisper with the product's settings: language zh, VAD, word timestamps, domain prompt, hygiene.
+    """faster-whisper with the product's settings: language zh, VAD, word timestamps, hygiene.
 
     Build one per process and pass it to every session (loading takes a second and ~150 MB for base).
+
+    Args:
+        options: the ASR options (`AsrOptions`).
+        model_path: a CTranslate2 model directory to load instead of resolving `options.model`.
+        model: an already-loaded model with faster-whisper's `transcribe(audio, **kwargs)` (tests inject a
+            scripted one); nothing is resolved or loaded then.
+        vad: speech regions of 16 kHz audio, for finding skipped speech (default: Silero through faster-whisper).
     """
 
-    def __init__(self, options: Optional[AsrOptions] = None, model_path: Optional[Path] = None):
+    def __init__(self, options: Optional[AsrOptions] = None, model_path: Optional[Path] = None, model=None, vad: Optional[VadFn] = None):
         self.options = options or AsrOptions()
+        self._vad = vad or _silero_regions
+        self._hotwords = "、".join(domain_hotwords()) if self.options.hotwords else None
+        if model is not None:
+            self._model = model
+            self.info = EngineInfo(self.options.model, "(injected)", "cpu", self.options.compute_type, self.options.cpu_threads)
+            return
         fw = _load_faster_whisper()
         path = Path(model_path) if model_path is not None else resolve_whisper(self.options.model, self.options.model_dir)
         device = _pick_device(self.options.device)
@@ -80,7 +132,6 @@ class WhisperEngine:
         except (RuntimeError, ValueError, OSError) as e:
             raise ModelError(f"cannot load Whisper model from {str(path)!r} on {device}/{compute_type}: {e}") from e
         self.info = EngineInfo(self.options.model, str(path), device, compute_type, self.options.cpu_threads)
-        self._hotwords = "、".join(domain_hotwords()) if self.options.hotwords else None
         logger.info("Whisper model %s loaded from %s (%s, %s)", self.options.model, path, device, compute_type)
 
     @property
@@ -88,20 +139,21 @@ class WhisperEngine:
         """The underlying faster_whisper.WhisperModel (for benchmarks and advanced use)."""
         return self._model
 
-    def transcribe_kwargs(self) -> dict:
-        """The decoding settings passed to faster-whisper (shown by benchmarks to compare like with like)."""
+    def decode_options(self, streaming: bool = False, final: bool = False, beam_size: Optional[int] = None) -> DecodeOptions:
+        """The settings of one decode. Batch (`streaming` False): a whole recording, VAD and faster-whisper's
+        full fallback ladder, each window conditioned on the one before. Streaming: one short buffer that VAD
+        already cut, no conditioning, greedy at temperature 0 unless `final` (the decode that commits an
+        utterance may fall back a little). The prompt, hotwords and loop threshold are the same for both.
+        `beam_size` overrides `options.beam_size`."""
         o = self.options
-        return dict(
-            language=o.language,
-            beam_size=o.beam_size,
-            vad_filter=o.vad,
-            vad_parameters={"min_silence_duration_ms": o.vad_min_silence_ms} if o.vad else None,
-            word_timestamps=o.word_timestamps,
-            initial_prompt=o.initial_prompt or None,
-            hotwords=self._hotwords,
-            condition_on_previous_text=True,
-            compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
-        )
+        common = dict(language=o.language, beam_size=beam_size or o.beam_size, initial_prompt=o.initial_prompt or None,
+                      hotwords=self._hotwords, compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD)  # fmt: skip
+        if not streaming:
+            return DecodeOptions(**common, best_of=BATCH_BEST_OF, temperature=BATCH_TEMPERATURES, condition_on_previous_text=True,
+                                 word_timestamps=o.word_timestamps, vad_filter=o.vad,
+                                 vad_min_silence_ms=o.vad_min_silence_ms if o.vad else None)  # fmt: skip
+        return DecodeOptions(**common, best_of=1, temperature=FINAL_STREAM_TEMPERATURES if final else (0.0,),
+                             condition_on_previous_text=False, word_timestamps=True, vad_filter=False, vad_min_silence_ms=None)  # fmt: skip
 
     def transcribe(self, samples: np.ndarray, speaker: Optional[str] = None, offset_s: float = 0.0) -> Iterator[Segment]:
         """Transcribe 16 kHz mono float32 audio. Yields cleaned segments as they are decoded (a generator:
@@ -117,10 +169,11 @@ class WhisperEngine:
         n = 0
         covered: list[tuple[float, float]] = []
         passes = [(0.0, len(samples) / SAMPLE_RATE_HZ)]
+        kwargs = self.decode_options().kwargs()
         for _ in range(MAX_PASSES):
             for begin_s, end_s in passes:
                 chunk = samples[int(begin_s * SAMPLE_RATE_HZ) : int(end_s * SAMPLE_RATE_HZ)]
-                segments, _info = self._model.transcribe(chunk, **self.transcribe_kwargs())
+                segments, _info = self._model.transcribe(chunk, **kwargs)
                 previous, repeats = None, 0
                 for seg in segments:
                     text = clean_text(seg.text)
@@ -145,13 +198,6 @@ class WhisperEngine:
                 return
             logger.info("the decoder skipped speech at %s; decoding it again", ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in passes))
 
-    @staticmethod
-    def _speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
-        """Silero VAD speech regions (seconds) of the whole recording."""
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-        return [(c["start"] / SAMPLE_RATE_HZ, c["end"] / SAMPLE_RATE_HZ) for c in get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=500))]
-
     def _skipped_speech(self, samples: np.ndarray, covered: list[tuple[float, float]]) -> list[tuple[float, float]]:
         """Speech regions of a second or more that no decoded segment overlaps.
 
@@ -161,10 +207,10 @@ class WhisperEngine:
         order; callers sort segments by time).
         """
         skipped = []
-        for a, b in self._speech_regions(samples):
+        for a, b in self._vad(samples):
             overlap = sum(max(0.0, min(b, e) - max(a, s)) for s, e in covered)
-            if b - a >= 1.0 and overlap < 0.3 * (b - a):
-                skipped.append((max(0.0, a - 0.2), min(len(samples) / SAMPLE_RATE_HZ, b + 0.2)))
+            if b - a >= SKIPPED_REGION_MIN_S and overlap < SKIPPED_OVERLAP * (b - a):
+                skipped.append((max(0.0, a - SKIPPED_PAD_S), min(len(samples) / SAMPLE_RATE_HZ, b + SKIPPED_PAD_S)))
         return skipped
 
     def transcribe_words(self, samples: np.ndarray, final: bool = False, beam_size: Optional[int] = None) -> list[Word]:
@@ -183,21 +229,10 @@ class WhisperEngine:
         if samples.ndim != 1:
             raise ValueError(f"samples must be mono (1-D), got shape {samples.shape}")
         duration_s = len(samples) / SAMPLE_RATE_HZ
-        if duration_s < 0.1:
+        if duration_s < MIN_STREAM_DECODE_S:
             return []
-        o = self.options
-        segments, _ = self._model.transcribe(
-            samples.astype(np.float32, copy=False),
-            language=o.language,
-            beam_size=beam_size or o.beam_size,
-            vad_filter=False,
-            word_timestamps=True,
-            condition_on_previous_text=False,
-            initial_prompt=o.initial_prompt or None,
-            hotwords=self._hotwords,
-            temperature=(0.0, 0.2, 0.4, 0.6) if final else 0.0,
-            best_of=1,  # one sample per fallback temperature, not five: a live call cannot wait for five
-        )
+        options = self.decode_options(streaming=True, final=final, beam_size=beam_size)
+        segments, _ = self._model.transcribe(samples.astype(np.float32, copy=False), **options.kwargs())
         words: list[Word] = []
         for seg in segments:
             if is_hallucination(seg.text):
@@ -208,6 +243,10 @@ class WhisperEngine:
                     words.append(Word(max(w.start, 0.0), min(max(w.end, w.start), duration_s), text, w.probability))
         return words
 
-    @property
-    def sample_rate_hz(self) -> int:
-        return SAMPLE_RATE_HZ
+
+def _silero_regions(samples: np.ndarray) -> list[tuple[float, float]]:
+    """Silero VAD speech regions (seconds) of a whole recording."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(min_silence_duration_ms=SKIPPED_VAD_SILENCE_MS)
+    return [(c["start"] / SAMPLE_RATE_HZ, c["end"] / SAMPLE_RATE_HZ) for c in get_speech_timestamps(samples, options)]

@@ -5,6 +5,7 @@ Protocol (the shape of whisper_streaming's OnlineASRProcessor):
     asr.insert_audio_chunk(samples)   # 16 kHz mono float32, any length
     update = asr.process_iter()       # newly committed words + the current unstable tail
     update = asr.finish()             # end of stream: everything left is committed
+    asr.stream_end_s                  # stream time (seconds) of the end of the audio inserted so far
     asr.reset()
 
 `OnlineWhisper` decodes only the current utterance. Silero VAD finds where speech ends: after
@@ -32,6 +33,14 @@ __all__ = ["LocalAgreement", "OnlineWhisper", "StreamUpdate", "StreamingASR", "S
 SAMPLE_RATE_HZ = 16000
 WINDOW_S = 28.0  # context + buffer decoded at once: inside Whisper's 30 s window
 FINISH_CONTEXT_S = 5.0  # most context for the decode at hang-up, when the operator waits for the ticket
+MIN_DECODE_S = 0.3  # a buffer shorter than this holds no word worth a decode while the call goes on
+MIN_VAD_S = 0.1  # at hang-up, a buffer shorter than this is not even checked for speech
+SILENCE_KEEP_S = 0.3  # after a silent step, this much of the buffer's end is kept: speech may start in it
+ENDPOINT_PAD_S = 0.2  # audio kept after a VAD speech end (Silero ends speech a little early)
+FORCE_BEHIND_S = 3.0  # in a long utterance, words ending this far behind the stream are committed without agreement
+VAD_PAD_MS = 100  # Silero speech padding for endpointing
+TIME_EPS_S = 0.05  # word times closer than this count as the same instant
+REREAD_SLACK_S = 0.5  # a new word may start this much before the committed end (Whisper times it early)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +53,11 @@ class StreamUpdate:
 
 
 class StreamingASR(Protocol):
+    """What a live session drives, per speaker (see the module docstring)."""
+
+    @property
+    def stream_end_s(self) -> float: ...
+
     def insert_audio_chunk(self, samples: np.ndarray) -> None: ...
 
     def process_iter(self) -> StreamUpdate: ...
@@ -87,9 +101,9 @@ class LocalAgreement:
 
     def _fresh(self, words: list[Word], window_start_s: float) -> list[Word]:
         """The words of a whole-window hypothesis that come after the committed ones."""
-        done = "".join(_key(w) for w in self._recent if w.end_s > window_start_s + 0.05)
+        done = "".join(_key(w) for w in self._recent if w.end_s > window_start_s + TIME_EPS_S)
         if not done:
-            return [w for w in words if w.end_s > self.committed_until_s + 0.05]
+            return [w for w in words if w.end_s > self.committed_until_s + TIME_EPS_S]
         keys = [_key(w) for w in words]
         text = "".join(keys)
         # row[j] = edit distance between all committed characters and text[:j]
@@ -107,7 +121,7 @@ class LocalAgreement:
         # a word that starts after every committed word ended is no re-read, whatever the text says
         # (a decode that skipped the re-read would otherwise lose as many new characters as were committed)
         best_k = min(best_k, next((i for i, w in enumerate(words) if w.start_s >= self.committed_until_s), len(words)))
-        return [w for w in words[best_k:] if w.end_s > self.committed_until_s - 0.5]
+        return [w for w in words[best_k:] if w.end_s > self.committed_until_s - REREAD_SLACK_S]
 
     def _commit(self, words: list[Word]) -> tuple[Word, ...]:
         if words:
@@ -142,7 +156,7 @@ class LocalAgreement:
 
 def should_decode(new_audio_s: float, buffer_s: float, min_step_s: float) -> bool:
     """Decode when enough new audio arrived since the last decode and there is something to decode."""
-    return buffer_s >= 0.3 and new_audio_s >= min_step_s
+    return buffer_s >= MIN_DECODE_S and new_audio_s >= min_step_s
 
 
 class OnlineWhisper:
@@ -160,7 +174,7 @@ class OnlineWhisper:
         self._buffer_start_s = 0.0  # stream time of self._buffer[0]
         self._since_decode_s = 0.0
         self._heard_until_s = 0.0  # stream time up to which the last decode heard the audio
-        self.window_start_s = 0.0
+        self.window_start_s = 0.0  # stream time where the latest decode's window starts
         self._agreement = LocalAgreement()
 
     # --- audio in -------------------------------------------------------------------------------
@@ -185,7 +199,9 @@ class OnlineWhisper:
             return list(self._vad(self._buffer))
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-        opts = VadOptions(threshold=self.options.vad_threshold, min_silence_duration_ms=int(self.options.endpoint_silence_s * 500), speech_pad_ms=100)
+        # regions split at half the endpoint silence, so a pause that ends an utterance is always a gap between two
+        opts = VadOptions(threshold=self.options.vad_threshold, min_silence_duration_ms=int(self.options.endpoint_silence_s * 500),
+                          speech_pad_ms=VAD_PAD_MS)  # fmt: skip
         return [(c["start"] / SAMPLE_RATE_HZ, c["end"] / SAMPLE_RATE_HZ) for c in get_speech_timestamps(self._buffer, opts)]
 
     def _trim_to(self, t_s: float) -> None:
@@ -199,20 +215,25 @@ class OnlineWhisper:
         self._buffer_start_s += cut / SAMPLE_RATE_HZ
         self._agreement.forget(self._buffer_start_s - len(self._context) / SAMPLE_RATE_HZ)
 
-    def _decode(self, context_s: float, until_s: Optional[float] = None, final: bool = False, beam_size: Optional[int] = None) -> list[Word]:
+    def _decode(
+        self, context_s: float, until_s: Optional[float] = None, final: bool = False, beam_size: Optional[int] = None
+    ) -> tuple[list[Word], float]:
+        """Decode the buffer (up to `until_s`) after up to `context_s` of committed audio. Returns the words in
+        stream time and the stream time the decoded window starts at (for the commit policy)."""
         audio = self._buffer if until_s is None else self._buffer[: int((until_s - self._buffer_start_s) * SAMPLE_RATE_HZ)]
         self._heard_until_s = self._buffer_start_s + len(audio) / SAMPLE_RATE_HZ
         # context and buffer share one 30 s window; a second window would double the cost
         room = max(0, min(int(WINDOW_S * SAMPLE_RATE_HZ) - len(audio), int(context_s * SAMPLE_RATE_HZ)))
         context = self._context[max(0, len(self._context) - room) :]
-        self.window_start_s = self._buffer_start_s - len(context) / SAMPLE_RATE_HZ  # of the audio decoded now
+        window_start_s = self._buffer_start_s - len(context) / SAMPLE_RATE_HZ
+        self.window_start_s = window_start_s  # observable by a backend during its decode (tests); not read here
         words = self.backend.transcribe_words(
             np.concatenate([context, audio]) if len(context) else audio,
             final=final,
             beam_size=beam_size or (self.options.beam_size if final else self.options.partial_beam_size),
         )
         # the words heard in the context audio were committed before: the commit policy recognises their re-read
-        return [w.with_offset(self.window_start_s) for w in words]
+        return [w.with_offset(window_start_s) for w in words], window_start_s
 
     # --- steps ----------------------------------------------------------------------------------
     def process_iter(self) -> StreamUpdate:
@@ -222,7 +243,7 @@ class OnlineWhisper:
         speech = self._speech()
         if not speech:  # silence: keep only a short tail in case speech starts at its very end
             pending = self._agreement.flush()
-            self._trim_to(max(self._buffer_start_s, self.stream_end_s - 0.3))
+            self._trim_to(max(self._buffer_start_s, self.stream_end_s - SILENCE_KEEP_S))
             return StreamUpdate(pending, (), bool(pending))
         # The buffer is never cut at a VAD speech start: Silero, started cold on the buffer, often misses
         # the first half second of speech there. It is cut only at an endpoint, after long silence, or
@@ -234,15 +255,14 @@ class OnlineWhisper:
         gap_ends = [e for e, nxt in zip(ends, starts) if nxt - e >= self.options.endpoint_silence_s]
         if gap_ends:
             # decode the finished utterance(s) once more, commit the rest of them, drop their audio
-            end_s = min(self.stream_end_s, gap_ends[-1] + 0.2)
-            committed = self._agreement.flush(self._decode(self.options.context_s, end_s, final=True), self.window_start_s)
+            end_s = min(self.stream_end_s, gap_ends[-1] + ENDPOINT_PAD_S)
+            committed = self._agreement.flush(*self._decode(self.options.context_s, end_s, final=True))
             self._trim_to(end_s)
             return StreamUpdate(committed, (), True)
-        hypothesis = self._decode(self.options.partial_context_s)
-        committed, tail = self._agreement.update(hypothesis, self.window_start_s)
+        committed, tail = self._agreement.update(*self._decode(self.options.partial_context_s))
         if self.buffer_s > self.options.max_buffer_s:
             # a long utterance: commit what is old enough without agreement, and cut the buffer there
-            forced = self._agreement.force(list(tail), self.stream_end_s - 3.0)
+            forced = self._agreement.force(list(tail), self.stream_end_s - FORCE_BEHIND_S)
             committed += forced
             tail = tail[len(forced) :]
             self._trim_to(max(self._buffer_start_s, self._agreement.committed_until_s))
@@ -254,10 +274,10 @@ class OnlineWhisper:
         is re-read, at about 30 ms). When the last decode already heard all the speech there is (only
         silence came after it), its unstable tail is committed as it stands instead: the same decode of the
         same speech, without the wait."""
-        speech = self._speech() if self.buffer_s >= 0.1 else []
-        if speech and self._buffer_start_s + speech[-1][1] + 0.2 > self._heard_until_s:
-            last = self._decode(min(self.options.partial_context_s, FINISH_CONTEXT_S), final=True, beam_size=self.options.partial_beam_size)
-            committed = self._agreement.flush(last, self.window_start_s)
+        speech = self._speech() if self.buffer_s >= MIN_VAD_S else []
+        if speech and self._buffer_start_s + speech[-1][1] + ENDPOINT_PAD_S > self._heard_until_s:
+            context_s = min(self.options.partial_context_s, FINISH_CONTEXT_S)
+            committed = self._agreement.flush(*self._decode(context_s, final=True, beam_size=self.options.partial_beam_size))
         else:
             committed = self._agreement.flush()
         self._trim_to(self.stream_end_s)

@@ -46,7 +46,7 @@ def group_of(item: dict) -> str | None:
 
 
 def run_plain(engine: WhisperEngine, samples) -> str:
-    kw = engine.transcribe_kwargs()
+    kw = engine.decode_options().kwargs()  # the product's batch settings
     kw.update(initial_prompt=None, hotwords=None)
     segments, _ = engine.model.transcribe(samples, **kw)
     return "".join(s.text for s in segments)

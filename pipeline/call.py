@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from asr.audio import SAMPLE_RATE_HZ, load_speakers
+from asr.audio import load_speakers
 
 from .base.config import PipelineConfig
 from .base.types import CallResult, Segment, Transcript
@@ -116,10 +116,6 @@ class CallPipeline:
             engine, self.builder, speakers, self.config.streaming, ticket_every_s=ticket_every_s, clock=clock,
             recogniser=recogniser, audio=audio, model=model, options_record=self.run_options(True, speakers),
         )  # fmt: skip
-
-    @property
-    def sample_rate_hz(self) -> int:
-        return SAMPLE_RATE_HZ
 
 
 def _merge(segments: list[Segment]) -> tuple[Segment, ...]:

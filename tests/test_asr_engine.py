@@ -8,6 +8,7 @@ import pytest
 
 from asr.engine import WhisperEngine
 from pipeline.base.config import AsrOptions
+from pipeline.base.vocab import hotwords
 
 SR = 16000
 FwSegment = namedtuple("FwSegment", "start end text words avg_logprob no_speech_prob")
@@ -29,13 +30,8 @@ class ScriptModel:
         return iter(FwSegment(a, b, t, None, -0.2, 0.01) for a, b, t in script), None
 
 
-def _engine(model, speech, options=None, hotwords=None):
-    engine = WhisperEngine.__new__(WhisperEngine)  # no weights: the scripted model stands in
-    engine.options = options or AsrOptions()
-    engine._hotwords = hotwords
-    engine._model = model
-    engine._speech_regions = lambda samples: speech
-    return engine
+def _engine(model, speech, options=None):
+    return WhisperEngine(options, model=model, vad=lambda samples: speech)  # no weights: the scripted model stands in
 
 
 LOOP = [(0.0, 2.0, "广州市房地产中介协会分析"), (2.0, 4.0, "环境协会卫生"), (4.0, 6.0, "环境协会卫生"), (6.0, 8.0, "环境协会卫生"), (8.0, 10.0, "环境协会卫生")]
@@ -61,13 +57,37 @@ def test_asr_engine_decoding_loop_is_dropped_and_its_speech_decoded_again(decode
         assert model.calls == [10.0]
 
 
-@pytest.mark.parametrize("options,hotwords", [(AsrOptions(), None), (AsrOptions(initial_prompt="市民热线", hotwords=True), "12345、热线")])
+@pytest.mark.parametrize("options,hotwords", [(AsrOptions(), None), (AsrOptions(initial_prompt="市民热线", hotwords=True), "、".join(hotwords()))])
 def test_asr_engine_streaming_decodes_get_the_batch_prompt_and_hotwords(options, hotwords):
     """--prompt and --hotwords reach every decode, streamed (transcribe_words) as well as batch (transcribe)."""
     model = ScriptModel([(0.0, 1.0, "你好")], [(0.0, 1.0, "你好")])
-    engine = _engine(model, [(0.0, 1.0)], options, hotwords)
+    engine = _engine(model, [(0.0, 1.0)], options)
     list(engine.transcribe(np.zeros(SR, np.float32)))
     engine.transcribe_words(np.zeros(SR, np.float32))
     for kwargs in model.kwargs:
         assert kwargs["initial_prompt"] == (options.initial_prompt or None)
         assert kwargs["hotwords"] == hotwords
+
+
+@pytest.mark.parametrize("streaming,final,expected", [
+    (False, False, dict(beam_size=5, best_of=5, temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0], condition_on_previous_text=True,
+                        word_timestamps=True, vad_filter=True, vad_parameters={"min_silence_duration_ms": 2000})),
+    (True, False, dict(beam_size=5, best_of=1, temperature=0.0, condition_on_previous_text=False, word_timestamps=True,
+                       vad_filter=False, vad_parameters=None)),
+    (True, True, dict(beam_size=5, best_of=1, temperature=[0.0, 0.2, 0.4, 0.6], condition_on_previous_text=False,
+                      word_timestamps=True, vad_filter=False, vad_parameters=None)),
+])  # fmt: skip
+def test_asr_engine_decode_options_one_object_for_batch_and_streaming(streaming, final, expected):
+    """Batch and streaming decodes are built by one function: what differs is the mode, what is shared is shared."""
+    engine = _engine(ScriptModel(), [], AsrOptions(initial_prompt="市民热线"))
+    kwargs = engine.decode_options(streaming=streaming, final=final).kwargs()
+    shared = dict(language="zh", initial_prompt="市民热线", hotwords=None, compression_ratio_threshold=3.0)
+    assert kwargs == {**shared, **expected}
+
+
+@pytest.mark.parametrize("final,beam", [(False, 1), (True, 3)])
+def test_asr_engine_streaming_decode_gets_its_own_beam_and_temperatures(final, beam):
+    model = ScriptModel([(0.0, 1.0, "你好")])
+    _engine(model, []).transcribe_words(np.zeros(SR, np.float32), final=final, beam_size=beam)
+    assert model.kwargs[0]["beam_size"] == beam
+    assert model.kwargs[0]["temperature"] == ([0.0, 0.2, 0.4, 0.6] if final else 0.0)

@@ -278,3 +278,24 @@ def test_capture_pulse_stop_then_drain(pulse_audio, backend):
     assert capture.stats()[0].captured_s == pytest.approx(sum(c.duration_s for c in first + rest))
     _by_speaker(first + rest, None)  # one contiguous timeline
     assert list(capture.chunks()) == []
+
+
+@pytest.mark.parametrize("backend,consumer_s", [("sounddevice", 0.5)])
+def test_capture_pulse_slow_consumer_gets_everything_queued(pulse_audio, backend, consumer_s):
+    """The live loop steps once per batch: a consumer slower than a block (a decode) gets, in one batch, all the
+    audio that arrived meanwhile, so it never falls behind the caller (it stepped once per 0.1 s block before)."""
+    capture = open_capture("hotline_callsink", backend=backend)
+    batches: list[list[AudioChunk]] = []
+    t0 = time.monotonic()
+    try:
+        for batch in capture.batches(timeout_s=10.0):
+            batches.append(batch)
+            assert time.monotonic() - t0 < DEADLINE_S
+            if len(batches) == 5:
+                break
+            time.sleep(consumer_s)  # a decode
+    finally:
+        capture.stop()
+    later = [sum(c.duration_s for c in b) for b in batches[2:]]  # the first blocks of a null sink come in bursts
+    assert all(s >= consumer_s * 0.6 for s in later), later
+    _by_speaker([c for b in batches for c in b], None)  # one contiguous timeline
