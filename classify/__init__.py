@@ -1,9 +1,9 @@
 """Ticket classification stages: request type, category, department, location and urgency.
 
-Each stage is registered by versioned name with its default config (see `register`) and built by
-``Registry.build(name, config)``; a built stage is a callable ``(doc: TextDoc, fields) -> TicketField``.
-These first versions are rule- and lexicon-based; their tables live in ``classify/data/`` (package data) and
-every table can be replaced through the stage's config.
+Each stage is registered by versioned name (see `register`); its options are its factory's keyword arguments and
+their defaults, and it is built by ``Registry.build(name, config)``. A built stage is a callable
+``(doc: TextDoc, fields) -> TicketField``. These first versions are rule- and lexicon-based; their tables live in
+``classify/data/`` (package data) and every table can be replaced through the stage's config.
 
 Stages:
     request_type.rules.v1: 咨询/求助/投诉/举报/建议/表扬 from cue phrases.
@@ -11,9 +11,10 @@ Stages:
     category.linear.v1: a top-level category from a trained linear model (numpy only at run time), top-3
         probabilities, the keyword lexicon for categories without training rows.
     department.table.v1: the department responsible for the drafted category.
-    location.gazetteer.v1: district, town/street, road and number, compound, intersection.
-    location.spacy.v1: the same parts from spaCy token patterns over place-aware jieba words; anonymised districts
-        (A3区) as said, the district from a town/street or 居委 when unambiguous (needs spaCy: the ``zh`` extra).
+    location.spacy.v1: district, town/street, road and number, compound, intersection from spaCy token patterns over
+        place-aware jieba words; anonymised districts (A3区) as said, the district from a town/street or 居委 when
+        unambiguous (needs spaCy: the ``zh`` extra).
+    location.gazetteer.v1: location.spacy.v1 without the 居委 table.
     urgency.rules.v1: 紧急/加急/一般 from cue phrases.
     request_type.rules.v2: v1, plus 求助/投诉 at a modest confidence when the caller only describes a problem.
     urgency.rules.v2: v1's level with the priority and time limit of ``priority_table.csv`` (UrgencyField).
@@ -27,13 +28,11 @@ from types import MappingProxyType
 
 from pipeline.base.registry import Registry
 
-from . import caller, category, department, linear, location, location_spacy, request_type, urgency
 from .caller import make_caller_id, make_caller_phone
 from .category import make_category_keywords
 from .department import make_department_table
 from .linear import make_category_linear
-from .location import make_location_gazetteer
-from .location_spacy import make_location_spacy
+from .location import make_location_gazetteer, make_location_spacy
 from .request_type import make_request_type_rules, make_request_type_rules_v2
 from .urgency import make_urgency_rules, make_urgency_rules_v2
 
@@ -55,23 +54,23 @@ __all__ = [
     "register",
 ]
 
-# registered name -> (factory, default config)
+# registered name -> factory; a stage's options and their defaults are the factory's keyword arguments
 STAGES = MappingProxyType({
-    "request_type.rules.v1": (make_request_type_rules, request_type.DEFAULT_CONFIG),
-    "category.keywords.v1": (make_category_keywords, category.DEFAULT_CONFIG),
-    "category.linear.v1": (make_category_linear, linear.DEFAULT_CONFIG),
-    "department.table.v1": (make_department_table, department.DEFAULT_CONFIG),
-    "location.gazetteer.v1": (make_location_gazetteer, location.DEFAULT_CONFIG),
-    "location.spacy.v1": (make_location_spacy, location_spacy.DEFAULT_CONFIG),
-    "urgency.rules.v1": (make_urgency_rules, urgency.DEFAULT_CONFIG),
-    "request_type.rules.v2": (make_request_type_rules_v2, request_type.DEFAULT_CONFIG_V2),
-    "urgency.rules.v2": (make_urgency_rules_v2, urgency.DEFAULT_CONFIG_V2),
-    "caller.phone.v1": (make_caller_phone, caller.DEFAULT_PHONE_CONFIG),
-    "caller.id.v1": (make_caller_id, caller.DEFAULT_ID_CONFIG),
+    "request_type.rules.v1": make_request_type_rules,
+    "category.keywords.v1": make_category_keywords,
+    "category.linear.v1": make_category_linear,
+    "department.table.v1": make_department_table,
+    "location.gazetteer.v1": make_location_gazetteer,
+    "location.spacy.v1": make_location_spacy,
+    "urgency.rules.v1": make_urgency_rules,
+    "request_type.rules.v2": make_request_type_rules_v2,
+    "urgency.rules.v2": make_urgency_rules_v2,
+    "caller.phone.v1": make_caller_phone,
+    "caller.id.v1": make_caller_id,
 })
 
 
 def register(registry: Registry) -> None:
     """Register every classify stage in `registry` (idempotent)."""
-    for name, (factory, default_config) in STAGES.items():
-        registry.register(name, factory, default_config)
+    for name, factory in STAGES.items():
+        registry.register(name, factory)

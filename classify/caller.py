@@ -14,17 +14,15 @@ import logging
 import re
 from typing import Mapping
 
-from pipeline.base.types import Evidence, TextDoc, TicketField
+from pipeline.base.config import check_number
 from pipeline.base.privacy import id_checksum_ok, personal_numbers
+from pipeline.base.types import Evidence, TextDoc, TicketField
 
 from .matching import MAX_EVIDENCE
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_PHONE_CONFIG", "DEFAULT_ID_CONFIG", "make_caller_id", "make_caller_phone"]
-
-DEFAULT_PHONE_CONFIG = {"min_confidence": 0.5, "context_chars": 12}
-DEFAULT_ID_CONFIG = {"min_confidence": 0.5, "context_chars": 12}
+__all__ = ["make_caller_id", "make_caller_phone"]
 
 _PHONE_CUE = re.compile(r"电话|手机|号码|联系|座机|固话|打(?:我|给我|这个)|回(?:电|拨|个电话)|拨打")
 _ID_CUE = re.compile(r"身份证|证件|身份号|公民身份")
@@ -40,10 +38,8 @@ _REPEAT_BONUS = 0.03  # per further mention of the same number (the caller repea
 
 
 def _check(name: str, min_confidence: float, context_chars: int) -> None:
-    if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) or not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"{name} min_confidence must be a number in [0, 1], got {min_confidence!r}")
-    if isinstance(context_chars, bool) or not isinstance(context_chars, int) or not 0 <= context_chars <= 100:
-        raise ValueError(f"{name} context_chars must be an integer in 0..100, got {context_chars!r}")
+    check_number(f"{name}.min_confidence", min_confidence, 0.0, 1.0)
+    check_number(f"{name}.context_chars", context_chars, 0, 100, integer=True)
 
 
 def _pick(found: list[tuple[str, float, Evidence]], min_confidence: float) -> TicketField:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping, Optional
 
+from pipeline.base.config import check_number
 from pipeline.base.types import TextDoc, TicketField
 
 from .matching import Cue, CueMatcher, evidence_of, strength
@@ -22,9 +23,8 @@ from .taxonomy import Taxonomy, load_taxonomy
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CategoryLexicon", "DEFAULT_CONFIG", "load_category_lexicon", "make_category_keywords"]
+__all__ = ["CategoryLexicon", "load_category_lexicon", "make_category_keywords"]
 
-DEFAULT_CONFIG = {"taxonomy": None, "lexicon": None, "min_confidence": 0.3, "top_k": 3}
 TAXONOMY_WEIGHT = 0.5  # weight of a word taken from the taxonomy's names
 MAX_REPEATS = 3  # a word said more often than this adds nothing more
 
@@ -83,10 +83,8 @@ def make_category_keywords(
     Returns:
         A stage whose value is a top-level category, with normalised `candidates` and the matched words as evidence.
     """
-    if not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"category.keywords.v1 min_confidence must be in [0, 1], got {min_confidence!r}")
-    if not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"category.keywords.v1 top_k must be an integer >= 1, got {top_k!r}")
+    check_number("category.keywords.v1.min_confidence", min_confidence, 0.0, 1.0)
+    check_number("category.keywords.v1.top_k", top_k, 1, integer=True)
     lex = load_category_lexicon(taxonomy, lexicon)
     order = {c: i for i, c in enumerate(lex.taxonomy.top_level)}
 

@@ -17,9 +17,7 @@ from .resources import PathLike, data_path, read_table
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_CONFIG", "load_department_table", "make_department_table"]
-
-DEFAULT_CONFIG = {"table": None}
+__all__ = ["load_department_table", "make_department_table"]
 
 
 @lru_cache(maxsize=8)

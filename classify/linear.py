@@ -49,6 +49,7 @@ from typing import Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from pipeline.base.config import check_number
 from pipeline.base.errors import ModelError
 from pipeline.base.types import Evidence, TextDoc, TicketField
 
@@ -58,7 +59,6 @@ from .matching import has_chinese
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_CONFIG",
     "FeatureSettings",
     "Featurizer",
     "LinearModel",
@@ -71,16 +71,6 @@ __all__ = [
 
 PathLike = Union[str, Path]
 
-DEFAULT_CONFIG = {
-    "model": "category_linear_v1",
-    "min_confidence": 0.25,
-    "top_k": 3,
-    "fallback": True,
-    "fallback_min_keyword_confidence": 0.6,
-    "fallback_max_model_probability": 0.5,
-    "taxonomy": None,
-    "lexicon": None,
-}
 FORMAT_VERSION = 1
 WORD_PREFIX = " "  # word terms start with a space; character n-grams never contain whitespace
 MAX_TEXT_CHARS = 20_000  # longer input is cut (with a warning): a call transcript is far shorter
@@ -378,13 +368,14 @@ def _find(doc: TextDoc, term: str, taken: list[tuple[int, int, int]]) -> Optiona
     return None
 
 
-def evidence_for(doc: TextDoc, words: Sequence[tuple[str, float]], limit: int = MAX_EVIDENCE_TERMS) -> tuple[Evidence, ...]:
-    """Spans of `doc` where the top contributing words occur (each word once, no overlaps), in text order.
+def evidence_for(doc: TextDoc, words: Sequence[tuple[str, float]]) -> tuple[Evidence, ...]:
+    """Spans of `doc` where the top contributing words occur (each word once, no overlaps, at most
+    `MAX_EVIDENCE_TERMS`), in text order.
     A word that does not occur verbatim (after NFKC normalisation changed it) is skipped."""
     taken: list[tuple[int, int, int]] = []
     found: list[Evidence] = []
     for word, _ in words:
-        if len(found) >= limit:
+        if len(found) >= MAX_EVIDENCE_TERMS:
             break
         ev = _find(doc, word, taken)
         if ev is not None:
@@ -425,18 +416,13 @@ def make_category_linear(
         words of the text as evidence.
 
     Raises:
-        ValueError: an option is out of range.
+        ConfigError: an option is out of range (names it).
         ModelError: the classifier cannot be found or loaded.
     """
-    for name, value in (
-        ("min_confidence", min_confidence),
-        ("fallback_min_keyword_confidence", fallback_min_keyword_confidence),
-        ("fallback_max_model_probability", fallback_max_model_probability),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise ValueError(f"category.linear.v1 {name} must be a number in [0, 1], got {value!r}")
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
-        raise ValueError(f"category.linear.v1 top_k must be an integer >= 1, got {top_k!r}")
+    check_number("category.linear.v1.min_confidence", min_confidence, 0.0, 1.0)
+    check_number("category.linear.v1.fallback_min_keyword_confidence", fallback_min_keyword_confidence, 0.0, 1.0)
+    check_number("category.linear.v1.fallback_max_model_probability", fallback_max_model_probability, 0.0, 1.0)
+    check_number("category.linear.v1.top_k", top_k, 1, integer=True)
     from models.registry import resolve_classifier
 
     clf = load_linear_model(resolve_classifier(model))

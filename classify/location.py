@@ -1,13 +1,19 @@
-"""location.gazetteer.v1: where the problem is, as said on the phone.
+"""The location stage: where the problem is, as said on the phone.
 
-Districts and towns/streets come from the licensed gazetteer (classify/gazetteer.py). Roads, house numbers,
-residential compounds and intersections have no licensed list, so they are found by rules:
+One implementation behind two registered names:
 
-* a road is a name ending in 路/大道/公路/街 whose left edge is found from the word segmentation (stop words,
-  administrative names and punctuation end it): 张杨路, 嘉松南路, 曹安公路, 中山北一路;
-* a house number follows the road: 500号, 1200弄5号, 二百三十五号 (→ 235号);
-* a compound ends in 小区/花园/新村/公寓/家园/苑/大厦 …, optionally with a building: 阳光花园小区3号楼;
-* an intersection is two roads joined by 和/与/跟/、 (or nothing) before 路口/交叉口/十字路口.
+* ``location.spacy.v1`` (the default): districts and towns/streets from the licensed gazetteer, the district also
+  from a 居委 name (``sh_juwei.csv``), anonymised districts (A3区) as said;
+* ``location.gazetteer.v1``: the same without the 居委 table (its options have no ``communities``).
+
+Both build one blank spaCy ``zh`` pipeline at construction: its tokenizer (`classify.place_tokenizer.PlaceTokenizer`)
+re-cuts our jieba words at place boundaries and tags them, and an ``entity_ruler`` marks roads, compounds and towns
+on those tags. Rules then fix where each name begins (stop words; verbs, prepositions and localizers by the tags of
+jieba's own dictionary, read once; at most 4 characters before a road suffix), read the house number
+(二百三十五号 → 235号) or building (3号楼502室), and join two roads before 路口/交叉口/交汇处 into an intersection.
+The district is the first district said (an anonymised one as written, else a gazetteer name), else the one a
+town/street or a 居委 implies when that is unambiguous; the road is the first road said. Confidence grows with how
+specific the location is (see `assemble_location`).
 """
 
 from __future__ import annotations
@@ -15,65 +21,78 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping, Optional
 
-from pipeline.base.types import (
-    Evidence,
-    LocationField,
-    LocationParts,
-    Segment,
-    TextDoc,
-    TicketField,
-    Token,
-)
-
-from .gazetteer import Gazetteer, load_gazetteer
-from .matching import Hit
+from pipeline.base.config import check_number
+from pipeline.base.deps import require
 from pipeline.base.numerals import NUMBER_CHARS, normalise_number
+from pipeline.base.types import Evidence, LocationField, LocationParts, Segment, TextDoc, TicketField
+
+from .gazetteer import Communities, Gazetteer, load_communities, load_gazetteer
+from .matching import has_chinese
+from .place_tokenizer import CN_NUMERAL, PATTERNS, STEM_TAGS, PlaceTokenizer
 from .resources import PathLike
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "BAD_ROAD_STEM_ENDS",
-    "DEFAULT_CONFIG",
-    "GENERIC_COMPOUND_STEMS",
-    "GENERIC_ROAD_STEMS",
-    "Mention",
-    "STOP_CHARS",
-    "STOP_WORDS",
-    "assemble_location",
-    "building_at",
-    "find_mentions",
-    "house_number_at",
-    "make_location_gazetteer",
-    "specificity",
-]
+    "Locator", "Mention", "assemble_location", "building_at", "function_words", "house_number_at",
+    "make_location_gazetteer", "make_location_spacy", "specificity",
+]  # fmt: skip
 
-DEFAULT_CONFIG = {"gazetteer": None, "min_confidence": 0.3}
+MAX_ROAD_STEM = 4  # characters before a road suffix: 嘉松南, 万家丽南; a single longer word may still be a name
+MAX_TOWN_STEM = 4
+MAX_COMPOUND_STEM = 8
 
-MAX_STEM = 8  # characters of a road or compound name before its suffix
-_N = f"[{NUMBER_CHARS}]+"
-_ROAD_SUFFIX = re.compile(r"大道|公路|路|街")
-_COMPOUND_SUFFIX = re.compile(r"小区|花园|新村|公寓|家园|苑|大厦|公馆|名邸|华庭|[一二三四五六七八九十]村")
-_HOUSE_NUMBER = re.compile(rf"\s*(?:(?P<lane>{_N})弄(?:(?P<branch>{_N})支弄)?)?(?:(?P<no>{_N})号(?!楼))?")
-_BUILDING = re.compile(rf"\s*(?:的)?(?P<bld>{_N})(?:号楼|栋|幢|号)(?:(?P<room>{_N})(?:室|号房|号)?)?")
-_JUNCTION = re.compile(r"(?:的|那个|这个|的那个|那|这)?(?:十字路口|交叉路口|交叉口|交界处|交汇处|路口|口)")
-_CONNECTORS = frozenset(("", "和", "与", "跟", "同", "、", "和那个", "跟那个", "还有"))
-_HAN = re.compile(r"^[\u4e00-\u9fff]+$")
-_DIRECTIONS = "东南西北中"
-
-STOP_WORDS = frozenset(
+_STOP = frozenset(
     "我 我们 我家 你 你们 他 他们 她 它 住 住在 在 是 就是 地址 地址是 的 和 与 跟 同 及 还有 靠近 附近 那边 这边 "
     "这里 那里 这儿 那儿 到 从 往 去 来 了 个 有 有个 那个 这个 就 也 还 说 位于 门口 对面 旁边 边上 里面 楼下 "
     "楼上 家 你好 您好 喂 嗯 啊 呃 哦 一下 一个 条 这条 那条 整条 上 下 里 外 前 后 都 很 太 被 把 给 让 对 向 "
     "沿 沿着 经过 过 这 那 哪 该 其 每 所有 现在 今天 昨天 晚上 白天 一直 市 上海 上海市 反映 投诉 举报 请问 "
-    "那个那个 然后 就是说 叫 叫做 名字 隔壁 整个 咱们 本 就在".split()
+    "那个那个 然后 就是说 叫 叫做 名字 隔壁 整个 咱们 本 就在 地处 临近 穿越 穿过 通往 连接 前往 来到 路过 居住 "
+    "居住于 家住 住于 沿线 周边 周围 一带 以及 或者 还是 但是 而且 特别 特别是 例如 比如 包括 其中 目前 今年 去年 "
+    "近期 最近 要求 希望 建议 咨询 关于 有关 公示 规划 项目 工程 修建 拓宽 改造 施工 开通 通车 小区 业主 居民 门面 "
+    "全体 本人".split()
 )
-STOP_CHARS = frozenset("的了吗呢吧啊路街号弄楼室我你他她")
-GENERIC_ROAD_STEMS = frozenset("高速 这条 那条 一条 整条 柏油 水泥 沥青 主干 机动 非机动 人行 步行 商业 美食 小吃 新修 这段 那段 高架 环城".split())
-BAD_ROAD_STEM_ENDS = tuple("马修走挖封堵占绕拦挡让")
-GENERIC_COMPOUND_STEMS = frozenset("我们 这个 那个 整个 附近 对面 隔壁 旁边 一个 我家 商品房 老公房 动迁房 安置房 同一个".split())
+_GENERIC_ROAD = frozenset(
+    "高速 这条 那条 一条 整条 柏油 水泥 沥青 主干 机动 非机动 人行 步行 商业 美食 小吃 新修 这段 那段 高架 环城 "
+    "大马 泥巴 石子 砂石 硬化 村级 组级 乡村 农村 村组 断头 丁字 十字 上坡 下坡 盘山 机耕 唯一 两条 过江 快速 回家 "
+    "上学 放学 出行 必经 主要 城市 乡间 田间 泥泞 毛坯 小马 每天 经常 小学 中学 大学 学校 学院 幼儿园 医院 超市 "
+    "商场 市场 银行 地铁 车站 公交 红绿灯 信号灯 立交 立交桥 大桥 隧道".split()
+)
+_BAD_ROAD_ENDS = tuple("马修走挖封堵占绕拦挡让毛后旁内的了")  # 马|路, 修|路, 堵|路 …: a verb or noun, not a name
+_GENERIC_COMPOUND = frozenset(
+    "我们 这个 那个 整个 附近 对面 隔壁 旁边 一个 我家 商品房 老公房 动迁房 安置房 同一个 居民 周边 周围 本 该 老旧 "
+    "新建 住宅 其他 公务员 安置 拆迁 商住 居民区 住宅区".split()
+)
+_GENERIC_TOWN_ENDS = tuple("小城乡集村该本我各全每这那哪")
+# Characters that end a name when they stand alone and the name has two characters already ("庆和里路" keeps 和).
+_FUNCTION_CHARS = frozenset("在到从往过进出靠沿经临近至和与及或是的了把被给让向对于由等" "上下里外前后中内旁边这那该此每各某其去来住就也都还又为将却")
+_NAME_BREAK_CHARS = frozenset("的了吗呢吧啊我你他她们")
+_AREA_END_CHARS = frozenset("区县市省镇乡村组")  # 七组|路
+_AREA_END_CHARS_2 = frozenset("区县省镇乡村组")  # 社区|黄回路, 新区|汉宁路 (but 城市花园, 超市)
+_PLACE_TAIL_CHARS = frozenset("坪铺岭湾塘冲桥港坡洲湖山河庄园城场站口")  # 四方 坪|双拥路, 毛塘 铺|物流大道
+_FUNCTION_POS = frozenset("v p c d r u f t s vd ad y e o q l".split())  # jieba tags that end a name
+_DIRECTIONS = "东南西北中"
+_COUNTED = re.compile(r"^[一二两三四五六七八九十几多]+[个条辆段所座栋家间处片块]$")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_SPACE = re.compile(r"\s+")
+_N = f"[{NUMBER_CHARS}]+"
+_HOUSE_NUMBER = re.compile(rf"\s*(?:(?P<lane>{_N})弄(?:(?P<branch>{_N})支弄)?)?(?:(?P<no>{_N})号(?!楼))?")
+_BUILDING = re.compile(rf"\s*(?:的)?(?P<bld>{_N})(?:号楼|栋|幢|号)(?:(?P<room>{_N})(?:室|号房|号)?)?")
+_BUS_AFTER_ROAD = re.compile(r"(?:公交|公共汽车|汽车|班车|专线|车)")
+_NOT_HOUSE_NUMBER = re.compile(r"地块|号线|号文|号令")
+_NUMBER_BEFORE_BUILDING = re.compile(rf"({_N})号(?=楼[下上里道前后])")
+_BARE_NUMBER = re.compile(r"([0-9]{1,4})(?=[的，,。；;\s）)]|$)")
+_CONNECTORS = frozenset(("", "和", "与", "跟", "同", "、", "-", "－", "—", "的", "上", "和那个", "跟那个", "还有", " ", "\u00a0"))
+_JUNCTION = re.compile(
+    r"(?:的|那个|这个|的那个|那|这)?"
+    r"(?:十字路口|交叉路口|交叉口|交汇处|交界处|交界口|交汇口|交叉处|交汇|交叉|交界|路口|口(?![岸罩腔号径]))"
+)
+_SPECIFICITY = {"district": 0.35, "street": 0.45, "road": 0.55, "compound": 0.6, "intersection": 0.75}
+_DETAILED = {"road": 0.8, "compound": 0.75}  # with a house number / a building
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +104,8 @@ class Mention:
         text: the words as said, `segment.text[start:end]`.
         norm: the normalised form: "浦东新区", "张杨路235号", "阳光花园小区3号楼", "张杨路与浦东南路路口".
         district: the district the mention implies (administrative names only), None if unknown or ambiguous.
-        full: False for an alias or short form of an administrative name (浦东, 张江).
+        full: False for an alias or short form of an administrative name (浦东, 张江), or a district or town
+            implied by a 居委 name.
         detail: a house number or building follows (road, compound).
         name: the road or compound name without its number or building.
     """
@@ -103,84 +123,6 @@ class Mention:
 
     def evidence(self) -> Evidence:
         return Evidence(self.segment_id, self.start, self.end, self.text)
-
-
-@dataclass(frozen=True)
-class _Context:
-    """One segment prepared for the rules: its token spans and administrative names."""
-
-    text: str
-    segment_id: int
-    spans: list[tuple[int, int]]
-    ends: dict[int, int]  # character offset -> index of the token ending there
-    admin: list[tuple[Hit, bool]]  # (hit, is the full official name)
-
-    def inside_full_name(self, a: int, b: int) -> bool:
-        return any(full and h.start <= a and b <= h.end for h, full in self.admin)
-
-
-def _token_spans(segment: Segment, tokens: Sequence[Token]) -> list[tuple[int, int]]:
-    spans = [(t.start, t.end) for t in tokens if 0 <= t.start < t.end <= len(segment.text)]
-    return spans or [(i, i + 1) for i in range(len(segment.text))]  # no segmentation: one token per character
-
-
-def _name_start(ctx: _Context, s: int) -> int:
-    """The left edge of the name whose suffix starts at `s`: tokens are taken while they can be part of a name."""
-    text, start = ctx.text, s
-    for a, b in ctx.spans:  # the token holding the suffix may begin before it ("张杨路")
-        if a < s < b:
-            start = a
-            break
-        if a >= s:
-            break
-    j = ctx.ends.get(start)
-    while j is not None:
-        a, _ = ctx.spans[j]
-        word = text[a:start]
-        if not _HAN.match(word) or word in STOP_WORDS or any(ch in STOP_CHARS for ch in word) or s - a > MAX_STEM:
-            break
-        start = a
-        j = ctx.ends.get(start)
-    for hit, full in ctx.admin:  # an administrative name before the road ends it: "浦东新区张杨路"
-        if start <= hit.start < s and hit.end <= s:
-            stem = text[hit.end : s]
-            # an alias may be part of the name: 浦东南路 (浦东), 中山北一路 (中山)
-            if full or (len(stem) >= 2 and not stem.startswith(tuple(_DIRECTIONS))):
-                start = max(start, hit.end)
-    return start
-
-
-def _stem_ok(stem: str, generic: frozenset[str]) -> bool:
-    return len(stem) >= 2 and bool(_HAN.match(stem)) and stem not in generic and stem[0] not in "这那哪该此条"
-
-
-def find_mentions(segment: Segment, tokens: Sequence[Token], gazetteer: Gazetteer) -> list[Mention]:
-    """Every place mention in one segment, in order of position. Pure: no state, no I/O."""
-    text = segment.text
-    if not text:
-        return []
-    admin = [(h, gazetteer.names[h.text].full) for h in gazetteer.matcher.finditer(text, segment.id) if _admin_ok(text, h, gazetteer)]
-    spans = _token_spans(segment, tokens)
-    ctx = _Context(text, segment.id, spans, {b: i for i, (_, b) in enumerate(spans)}, admin)
-    roads = _find_roads(ctx)
-    named = roads + _find_compounds(ctx)
-    mentions: list[Mention] = []
-    for h, _ in admin:
-        if any(m.start <= h.start and h.end <= m.end for m in named):
-            continue  # "宝山" inside "宝山路"
-        name = gazetteer.names[h.text]
-        kind = "district" if name.level == "district" else "street"
-        norm = name.areas[0].name if len(name.areas) == 1 else h.text
-        mentions.append(Mention(kind, segment.id, h.start, h.end, h.text, norm, name.district, name.full))
-    mentions += named + _find_intersections(ctx, roads)
-    return sorted(mentions, key=lambda m: (m.start, -m.end))
-
-
-def _admin_ok(text: str, hit: Hit, gazetteer: Gazetteer) -> bool:
-    if gazetteer.names[hit.text].full:
-        return True
-    after = text[hit.end : hit.end + 2]
-    return not (after[:1] in ("路", "街", "道", "江", "弄") or after in ("大道", "公路"))  # 宝山路, 黄浦江
 
 
 def house_number_at(text: str, pos: int) -> tuple[str, int]:
@@ -211,71 +153,227 @@ def building_at(text: str, pos: int) -> tuple[str, int]:
     return norm, bld.end()
 
 
-def _find_roads(ctx: _Context) -> list[Mention]:
-    text, roads = ctx.text, []
-    for m in _ROAD_SUFFIX.finditer(text):
-        s, e = m.span()
-        nxt = text[e : e + 1]
-        if m.group() == "路" and nxt and (nxt in "灯面况费线由径人过" or (nxt == "口" and text[s - 1 : s] == "路")):
-            continue  # 路灯, 路面 …; 路口 right after a road
-        if m.group() == "街" and nxt and nxt in "道坊头":
-            continue
-        if ctx.inside_full_name(s, e):
-            continue  # part of a street's name: 南京东路街道
-        start = _name_start(ctx, s)
+def _house_number(text: str, end: int) -> tuple[str, int]:
+    """The house number after the road ending at `end`: `house_number_at`, less plots and metro lines, plus the
+    spoken forms it misses."""
+    number, num_end = house_number_at(text, end)
+    if number and _NOT_HOUSE_NUMBER.match(text, num_end):
+        return "", end  # 429号地块 is a plot, 3号线 a metro line
+    if not number:
+        said = _NUMBER_BEFORE_BUILDING.match(text, end)
+        if said:  # 宜山路七百号楼下: after a road, "号楼下" is 号 + 楼下
+            return f"{normalise_number(said.group(1))}号", said.end()
+        bare = _BARE_NUMBER.match(text, end)
+        if bare:  # 五一大道202的 …
+            return f"{bare.group(1)}号", bare.end()
+    return number, num_end
+
+
+def _name_start(doc: Any, end: int, max_chars: int, function_words: Mapping[str, str]) -> int:
+    """The index of the first token of the name whose suffix token is `doc[end]`.
+
+    Walks left while the words can be part of a name: not a stop word, not an area word (社区, 新区, 组), at most
+    `max_chars` characters (one longer word may stand alone). Once the name has two characters, a preposition,
+    verb or other function word (jieba's dictionary tags: 根据|株易路, 取缔|东一路), a lone function character
+    (靠|东六路) or the last character of a place name (四方坪|双拥路, 河东|育才路) ends it.
+    """
+    start, chars = end, 0
+    for j in range(end - 1, -1, -1):
+        tok = doc[j]
+        word, tag = tok.text, tok.tag_
+        if tag not in STEM_TAGS:
+            break
+        if tag == "ALIAS":  # an alias may be part of the name: 浦东南路 (浦东), but not of 浦东张杨路
+            stem = doc[j + 1 : end].text
+            if len(stem) >= 2 and not stem.startswith(tuple(_DIRECTIONS)):
+                break
+        elif tag == "NAME":
+            area_end = _AREA_END_CHARS if len(word) == 1 else _AREA_END_CHARS_2
+            if any(ch in _NAME_BREAK_CHARS for ch in word) or word[-1] in area_end:
+                break
+            if len(word) > 1 and word in _STOP:
+                break
+            if chars >= 2:
+                if len(word) == 1 and (word in _STOP or word in _FUNCTION_CHARS or word in _PLACE_TAIL_CHARS):
+                    break
+                if len(word) > 1 and (word in function_words or word[-1] in "东南西北"):
+                    break
+            pos = function_words.get(word) if len(word) > 1 else None
+            if pos == "f" or (pos == "s" and chars >= 1):
+                break  # a localizer: 西边|一路之隔, 前面|巷 (but 东方|路 alone is a name)
+        if chars and chars + len(word) > max_chars:
+            break
+        chars += len(word)
+        start = j
+    return start
+
+
+@lru_cache(maxsize=1)
+def function_words() -> Mapping[str, str]:
+    """Words of two or more characters that jieba's dictionary tags as verbs, prepositions, conjunctions,
+    adverbs, pronouns, particles, localizers, time or place words (about 0.3 s to read, once)."""
+    jieba = require("jieba", "zh", "the location stage")
+    words: dict[str, str] = {}
+    stream = jieba.Tokenizer().get_dict_file()
+    try:
+        for raw in stream:
+            parts = raw.decode("utf-8").split()
+            if len(parts) == 3 and len(parts[0]) > 1 and parts[2] in _FUNCTION_POS:
+                words[parts[0]] = parts[2]
+    finally:
+        stream.close()
+    logger.debug("jieba dictionary: %d function words", len(words))
+    return MappingProxyType(words)
+
+
+def _road_ok(stem: str, suffix: str, after: str) -> bool:
+    if suffix in ("国道", "省道"):
+        return stem.isdigit() or (len(stem) >= 2 and bool(_HAN.search(stem)))
+    han = len(_HAN.findall(stem))
+    digits = sum(ch.isdigit() for ch in stem)
+    if han < 2 or digits > 1 or han + digits != len(stem):
+        return False
+    if stem in _GENERIC_ROAD or stem.endswith(_BAD_ROAD_ENDS) or stem[0] in "这那哪该此条每各某" or _COUNTED.match(stem):
+        return False
+    if suffix == "路" and _BUS_AFTER_ROAD.match(after):
+        return False  # 145路公交车, 6路车: a bus line
+    return True
+
+
+def _compound_ok(stem: str, function_words: Mapping[str, str]) -> bool:
+    if len(stem) < 2 or stem in _GENERIC_COMPOUND or stem in function_words or stem[0] in "这那哪该此条":
+        return False
+    if "是" in stem or stem.endswith("期") or _COUNTED.match(stem) or CN_NUMERAL.match(stem) or stem.isdigit():
+        return False  # 应该是|小区, 二期住宅|小区, 四个|小区, 3614|小区
+    return True
+
+
+class Locator:
+    """The stage: one spaCy pipeline, built once; call it with a TextDoc.
+
+    Args:
+        name: the registered stage name (named in errors).
+        gazetteer: districts and towns/streets.
+        communities: 居委 names and the town/street and district of each (None: not used).
+        min_confidence: below this the value is None (unknown).
+    """
+
+    def __init__(self, name: str, gazetteer: Gazetteer, communities: Optional[Communities], min_confidence: float):
+        spacy = require("spacy", "zh", name)
+        self.gazetteer = gazetteer
+        self.communities = communities
+        self.min_confidence = min_confidence
+        function_words()  # read jieba's dictionary now, not on the first call
+        self.nlp = spacy.blank("zh")
+        self.nlp.tokenizer = PlaceTokenizer(self.nlp.vocab, gazetteer, communities)
+        ruler = self.nlp.add_pipe("entity_ruler", config={"validate": True})
+        ruler.add_patterns([dict(p) for p in PATTERNS])
+
+    def __call__(self, doc: TextDoc, fields: Mapping[str, TicketField]) -> TicketField:
+        if not has_chinese(doc):
+            return assemble_location(None, None, None, None, None, self.min_confidence)
+        mentions: list[Mention] = []
+        for i, seg in enumerate(doc.segments):
+            tokens = doc.tokens[i] if i < len(doc.tokens) else ()
+            mentions += self.find_mentions(seg, [(t.start, t.end) for t in tokens] or None)
+        return self.assemble(mentions)
+
+    def find_mentions(self, segment: Segment, spans: Optional[Iterable[tuple[int, int]]] = None) -> list[Mention]:
+        """Every place mention in one segment, in order. `spans` are its word spans (None: the tokenizer's
+        segmenter cuts the text; it is built on first use)."""
+        text = segment.text
+        if not text or not _HAN.search(text):
+            return []
+        tokenizer: PlaceTokenizer = self.nlp.tokenizer
+        sdoc = tokenizer(text) if spans is None else tokenizer.make_doc(text, list(spans))
+        sdoc = self.nlp(sdoc)
+        return _mentions(sdoc, segment.id, self.gazetteer, self.communities)
+
+    def assemble(self, mentions: list[Mention]) -> TicketField:
+        """Choose the district, street, road, compound and intersection among `mentions` and build the field."""
+        districts = [m for m in mentions if m.kind == "district"]
+        streets = [m for m in mentions if m.kind == "street"]
+        district = next((m for m in districts if m.full), districts[0] if districts else None)
+        # a street the gazetteer or a 居委 places in a district beats one only said (安沙镇)
+        street = next((m for m in streets if m.full and m.district), None) or next((m for m in streets if m.district), None)
+        compounds = [m for m in mentions if m.kind == "compound"]
+        return assemble_location(
+            district,
+            street or (streets[0] if streets else None),
+            next((m for m in mentions if m.kind == "road"), None),
+            next((m for m in compounds if m.detail), compounds[0] if compounds else None),
+            next((m for m in mentions if m.kind == "intersection"), None),
+            self.min_confidence,
+        )
+
+
+def _mentions(sdoc: Any, segment_id: int, gazetteer: Gazetteer, communities: Optional[Communities]) -> list[Mention]:
+    text = sdoc.text
+    named: list[Mention] = []
+    road_end = 0  # where the last road (with its house number) ends: ents come in order
+    for ent in sdoc.ents:
+        last = ent.end - 1
+        if ent.label_ == "COMPOUND" and sdoc[last].tag_ == "COMP" and sdoc[last - 1].tag_ == "COMP":
+            last -= 1  # 阳光花园|小区: the name starts before 花园
+        max_chars = {"ROAD": MAX_ROAD_STEM, "TOWN": MAX_TOWN_STEM}.get(ent.label_, MAX_COMPOUND_STEM)
+        first = _name_start(sdoc, last, max_chars, function_words())
+        start, s, e = sdoc[first].idx, sdoc[last].idx, ent.end_char
         stem = text[start:s]
-        if not _stem_ok(stem, GENERIC_ROAD_STEMS) or stem.endswith(BAD_ROAD_STEM_ENDS):
+        name = text[start:e]
+        if ent.label_ == "ROAD" and _road_ok(stem, text[s:e], text[e : e + 4]):
+            number, end = _house_number(text, e)
+            named.append(Mention("road", segment_id, start, end, text[start:end], name + number, detail=bool(number), name=name))
+            road_end = end
+        elif ent.label_ == "COMPOUND":
+            if start < road_end:  # 临汾路三百七十五弄|小区: the number belongs to the road
+                start = road_end
+                stem, name = text[start:s], text[start:e]
+            if _compound_ok(stem, function_words()):
+                detail, end = building_at(text, e)
+                named.append(Mention("compound", segment_id, start, end, text[start:end], name + detail, detail=bool(detail), name=name))
+        elif ent.label_ == "TOWN" and len(stem) >= 2 and not stem.endswith(_GENERIC_TOWN_ENDS) and stem not in _STOP:
+            named.append(Mention("street", segment_id, start, e, name, name, None, True))
+    out = list(named)
+    inside = bytearray(len(text))
+    for m in named:
+        inside[m.start : m.end] = b"\x01" * (m.end - m.start)
+    for tok in sdoc:
+        tag = tok.tag_
+        if tag not in ("ANON", "ADMIN", "ALIAS", "JUWEI"):
             continue
-        name, end = text[start:e], e
-        number, end = house_number_at(text, e)
-        norm = name + number
-        roads.append(Mention("road", ctx.segment_id, start, end, text[start:end], norm, detail=end > e, name=name))
-    return roads
+        a, b = tok.idx, tok.idx + len(tok.text)
+        if all(inside[a:b]):
+            continue  # 浦东 inside 浦东南路
+        if tag == "ANON":
+            norm = _SPACE.sub("", tok.text)
+            out.append(Mention("district", segment_id, a, b, tok.text, norm, norm, True))
+        elif tag == "JUWEI":
+            town, district = communities.town_street(tok.text), communities.district(tok.text)
+            if town:
+                out.append(Mention("street", segment_id, a, b, tok.text, town, district, False))
+            elif district:
+                out.append(Mention("district", segment_id, a, b, tok.text, district, district, False))
+        else:
+            name = gazetteer.names[tok.text]
+            kind = "district" if name.level == "district" else "street"
+            norm = name.areas[0].name if len(name.areas) == 1 else tok.text
+            out.append(Mention(kind, segment_id, a, b, tok.text, norm, name.district, name.full))
+    roads = sorted((m for m in named if m.kind == "road"), key=lambda m: m.start)
+    out += _intersections(text, segment_id, roads)
+    return sorted(out, key=lambda m: (m.start, -m.end))
 
 
-def _find_compounds(ctx: _Context) -> list[Mention]:
-    text, found = ctx.text, []
-    for m in _COMPOUND_SUFFIX.finditer(text):
-        s, e = m.span()
-        start = _name_start(ctx, s)
-        stem = text[start:s]
-        if not _stem_ok(stem, GENERIC_COMPOUND_STEMS) or ctx.inside_full_name(start, e):
-            continue
-        name, end = text[start:e], e
-        detail, end = building_at(text, e)
-        norm = name + detail
-        found.append(Mention("compound", ctx.segment_id, start, end, text[start:end], norm, detail=end > e, name=name))
-    # "阳光花园小区" also matched "阳光花园": keep the longest
-    return [m for m in found if not any(o.start <= m.start and m.end <= o.end and o.end - o.start > m.end - m.start for o in found)]
-
-
-def _find_intersections(ctx: _Context, roads: list[Mention]) -> list[Mention]:
-    text, out = ctx.text, []
+def _intersections(text: str, segment_id: int, roads: list[Mention]) -> list[Mention]:
+    out = []
     for r1, r2 in zip(roads, roads[1:]):
-        if r1.detail or r2.detail:
+        if r1.detail or r2.detail or text[r1.end : r2.start] not in _CONNECTORS:
             continue
-        if text[r1.end : r2.start].strip() not in _CONNECTORS:
+        junction = _JUNCTION.match(text, r2.end)
+        if junction is None:
             continue
-        j = _JUNCTION.match(text, r2.end)
-        if j is None:
-            continue
-        norm = f"{r1.name}与{r2.name}路口"
-        out.append(Mention("intersection", ctx.segment_id, r1.start, j.end(), text[r1.start : j.end()], norm, name=norm))
+        norm, end = f"{r1.name}与{r2.name}路口", junction.end()
+        out.append(Mention("intersection", segment_id, r1.start, end, text[r1.start : end], norm, name=norm))
     return out
-
-
-_SPECIFICITY = {"district": 0.35, "street": 0.45, "road": 0.55, "compound": 0.6, "intersection": 0.75}
-_DETAILED = {"road": 0.8, "compound": 0.75}  # with a house number / a building
-
-
-def _first(mentions: list[Mention], kind: str, *prefer: str) -> Optional[Mention]:
-    """The first mention of `kind`, preferring (in order) those with each attribute in `prefer` true."""
-    of_kind = [m for m in mentions if m.kind == kind]
-    for attr in prefer:
-        better = [m for m in of_kind if getattr(m, attr)]
-        if better:
-            return better[0]
-    return of_kind[0] if of_kind else None
 
 
 def specificity(m: Mention) -> float:
@@ -292,7 +390,7 @@ def assemble_location(
     crossing: Optional[Mention],
     min_confidence: float,
 ) -> LocationField:
-    """The LocationField of the chosen mentions (any may be None); shared by the location stages.
+    """The LocationField of the chosen mentions (any may be None).
 
     The district is `district.norm`, else the district the street implies. Confidence is the specificity of the
     most precise mention, +0.05 for each further kind of mention, -0.1 when the street lies in another district;
@@ -323,36 +421,44 @@ def assemble_location(
     return LocationField(display, confidence, evidence, ((display, confidence),), parts)
 
 
-def make_location_gazetteer(gazetteer: Optional[PathLike] = None, min_confidence: float = 0.3):
-    """Build the stage.
+def make_location_spacy(
+    gazetteer: Optional[PathLike] = None, communities: Optional[PathLike] = None, min_confidence: float = 0.3
+) -> Locator:
+    """Build location.spacy.v1 (the spaCy pipeline is built here, once).
+
+    Args:
+        gazetteer: path of an administrative-area CSV (level,name,district,code,aliases) instead of Shanghai's.
+        communities: path of a 居委 CSV (name,town_street,district) instead of Shanghai's ``sh_juwei.csv``.
+        min_confidence: below this the value is None (unknown).
+
+    Returns:
+        A stage returning a LocationField whose `parts` hold district, street, road, number, compound,
+        intersection and the raw mention; `value` joins them for display ("浦东新区 张杨路500号"); each mention
+        used is given as evidence (segment id and character span).
+
+    Raises:
+        ConfigError: `min_confidence` is not a number in [0, 1].
+        ImportError: spaCy is not installed (the message gives the pip line).
+    """
+    name = "location.spacy.v1"
+    check_number(f"{name}.min_confidence", min_confidence, 0.0, 1.0)
+    return Locator(name, load_gazetteer(gazetteer), load_communities(communities), min_confidence)
+
+
+def make_location_gazetteer(gazetteer: Optional[PathLike] = None, min_confidence: float = 0.3) -> Locator:
+    """Build location.gazetteer.v1: location.spacy.v1 without the 居委 table, so a 居委 name places nothing.
 
     Args:
         gazetteer: path of an administrative-area CSV (level,name,district,code,aliases) instead of Shanghai's.
         min_confidence: below this the value is None (unknown).
 
     Returns:
-        A stage returning a LocationField: `parts` holds district, street (镇/街道), road, number, compound and
-        intersection; `value` joins them for display ("浦东新区 张杨路500号"); confidence grows with how specific
-        the location is (district 0.35 … road with house number 0.8); evidence are the mentions used.
+        A stage returning a LocationField, as `make_location_spacy`.
+
+    Raises:
+        ConfigError: `min_confidence` is not a number in [0, 1].
+        ImportError: spaCy is not installed (the message gives the pip line).
     """
-    if not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"location.gazetteer.v1 min_confidence must be in [0, 1], got {min_confidence!r}")
-    gaz = load_gazetteer(gazetteer)
-
-    def location(doc: TextDoc, fields: Mapping[str, TicketField]) -> TicketField:
-        mentions: list[Mention] = []
-        for seg, tokens in zip(doc.segments, doc.tokens):
-            mentions += find_mentions(seg, tokens, gaz)
-        if len(doc.tokens) < len(doc.segments):  # a doc without segmentation
-            for seg in doc.segments[len(doc.tokens) :]:
-                mentions += find_mentions(seg, (), gaz)
-        return assemble_location(
-            _first(mentions, "district", "full"),
-            _first(mentions, "street", "full"),
-            _first(mentions, "road", "detail"),
-            _first(mentions, "compound", "detail"),
-            _first(mentions, "intersection"),
-            min_confidence,
-        )
-
-    return location
+    name = "location.gazetteer.v1"
+    check_number(f"{name}.min_confidence", min_confidence, 0.0, 1.0)
+    return Locator(name, load_gazetteer(gazetteer), None, min_confidence)

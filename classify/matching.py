@@ -133,8 +133,8 @@ def has_chinese(doc: TextDoc) -> bool:
     return any(_HAN.search(seg.text) for seg in doc.segments)
 
 
-def evidence_of(hits: Iterable[Hit], limit: int = MAX_EVIDENCE) -> tuple[Evidence, ...]:
-    """Distinct evidence spans of `hits`, first `limit` in order."""
+def evidence_of(hits: Iterable[Hit]) -> tuple[Evidence, ...]:
+    """Distinct evidence spans of `hits`, the first `MAX_EVIDENCE` in order."""
     seen: set[tuple[int, int, int]] = set()
     out = []
     for hit in hits:
@@ -143,7 +143,7 @@ def evidence_of(hits: Iterable[Hit], limit: int = MAX_EVIDENCE) -> tuple[Evidenc
             continue
         seen.add(key)
         out.append(hit.evidence())
-        if len(out) >= limit:
+        if len(out) >= MAX_EVIDENCE:
             break
     return tuple(out)
 

@@ -18,6 +18,7 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Mapping, Optional
 
+from pipeline.base.config import check_number
 from pipeline.base.types import TextDoc, TicketField
 
 from .matching import Cue, CueMatcher, evidence_of, strength
@@ -26,14 +27,11 @@ from .resources import PathLike, data_path, parse_weight, read_table
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "REQUEST_TYPES", "CUE_TIERS", "DEFAULT_CONFIG", "DEFAULT_CONFIG_V2", "load_request_cues", "make_request_type_rules",
-    "make_request_type_rules_v2",
+    "REQUEST_TYPES", "CUE_TIERS", "load_request_cues", "make_request_type_rules", "make_request_type_rules_v2",
 ]  # fmt: skip
 
 REQUEST_TYPES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
 CUE_TIERS = ("primary", "fallback")
-DEFAULT_CONFIG = {"cues": None, "min_confidence": 0.3}
-DEFAULT_CONFIG_V2 = {"cues": None, "min_confidence": 0.3, "fallback_confidence": 0.4}
 
 
 @lru_cache(maxsize=8)
@@ -53,11 +51,6 @@ def load_request_cues(path: Optional[PathLike] = None, tier: str = "primary") ->
         if row_tier == tier:
             cues.append(Cue(row["type"], row["pattern"], parse_weight(row)))
     return CueMatcher(cues, str(file))
-
-
-def _check_confidence(name: str, key: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} {key} must be in [0, 1], got {value!r}")
 
 
 def _vote(matcher: CueMatcher, doc: TextDoc):
@@ -93,7 +86,7 @@ def make_request_type_rules(cues: Optional[PathLike] = None, min_confidence: flo
     Returns:
         A stage ``(doc, fields) -> TicketField`` whose evidence is the cue spans of the chosen type.
     """
-    _check_confidence("request_type.rules.v1", "min_confidence", min_confidence)
+    check_number("request_type.rules.v1.min_confidence", min_confidence, 0.0, 1.0)
     matcher = load_request_cues(cues)
 
     def request_type(doc: TextDoc, fields: Mapping[str, TicketField]) -> TicketField:
@@ -115,8 +108,8 @@ def make_request_type_rules_v2(cues: Optional[PathLike] = None, min_confidence: 
         A stage that answers as request_type.rules.v1 whenever v1 finds a type; otherwise the type the fallback
         cues vote for, with their spans as evidence.
     """
-    _check_confidence("request_type.rules.v2", "min_confidence", min_confidence)
-    _check_confidence("request_type.rules.v2", "fallback_confidence", fallback_confidence)
+    check_number("request_type.rules.v2.min_confidence", min_confidence, 0.0, 1.0)
+    check_number("request_type.rules.v2.fallback_confidence", fallback_confidence, 0.0, 1.0)
     primary = load_request_cues(cues, "primary")
     fallback = load_request_cues(cues, "fallback")
 

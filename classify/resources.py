@@ -74,13 +74,13 @@ def read_table(path: Path, columns: Sequence[str]) -> tuple[CsvRow, ...]:
     return tuple(rows)
 
 
-def parse_weight(row: CsvRow, column: str = "weight") -> float:
-    """The float in `column` of `row`, which must lie in (0, 1]."""
-    raw = row[column]
+def parse_weight(row: CsvRow) -> float:
+    """The float in the weight column of `row`, which must lie in (0, 1]."""
+    raw = row["weight"]
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"invalid {column} {raw!r} in {row.where()}: expected a number in (0, 1]") from None
+        raise ValueError(f"invalid weight {raw!r} in {row.where()}: expected a number in (0, 1]") from None
     if not 0.0 < value <= 1.0:
-        raise ValueError(f"invalid {column} {raw!r} in {row.where()}: expected a number in (0, 1]")
+        raise ValueError(f"invalid weight {raw!r} in {row.where()}: expected a number in (0, 1]")
     return value

@@ -108,18 +108,16 @@ def is_held_out(text: str, percent: int = HELD_OUT_PERCENT) -> bool:
     return int.from_bytes(digest[:8], "big") < percent * (1 << 64) // 100
 
 
-def split_held_out(
-    rows: Sequence[LabelledText], percent: int = HELD_OUT_PERCENT
-) -> tuple[list[LabelledText], list[LabelledText]]:
+def split_held_out(rows: Sequence[LabelledText]) -> tuple[list[LabelledText], list[LabelledText]]:
     """(training rows, held-out rows) by `is_held_out`."""
     train, held = [], []
     for row in rows:
-        (held if is_held_out(row.text, percent) else train).append(row)
+        (held if is_held_out(row.text) else train).append(row)
     return train, held
 
 
-def read_labelled_jsonl(path: PathLike, text_key: str = "text", label_key: str = "category") -> tuple[LabelledText, ...]:
-    """Read labelled rows, one JSON object per line (blank lines are skipped).
+def read_labelled_jsonl(path: PathLike) -> tuple[LabelledText, ...]:
+    """Read labelled rows, one JSON object per line with a "text" and a "category" (blank lines are skipped).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -140,11 +138,11 @@ def read_labelled_jsonl(path: PathLike, text_key: str = "text", label_key: str =
                 raise ValueError(f"{str(path)!r} line {lineno}: not valid JSON ({e.msg})") from None
             if not isinstance(obj, dict):
                 raise ValueError(f"{str(path)!r} line {lineno}: expected a JSON object, got {type(obj).__name__}")
-            for key in (text_key, label_key):
+            for key in ("text", "category"):
                 value = obj.get(key)
                 if not isinstance(value, str) or not value.strip():
                     raise ValueError(f"{str(path)!r} line {lineno}: missing or empty {key!r} (a non-empty string is required)")
-            rows.append(LabelledText(obj[text_key], obj[label_key].strip(), lineno))
+            rows.append(LabelledText(obj["text"], obj["category"].strip(), lineno))
     if not rows:
         raise ValueError(f"training data {str(path)!r} has no rows")
     return tuple(rows)
@@ -192,8 +190,8 @@ def _sha256(path: Path) -> str:
 class _NBSVM:
     """NB-SVM, one-vs-rest, with the log-count-ratio scaling folded into `coef` ((terms, classes))."""
 
-    def __init__(self, c: float, alpha: float = 1.0):
-        self.c, self.alpha = c, alpha
+    def __init__(self, c: float):
+        self.c = c
 
     def fit(self, x, y: np.ndarray) -> "_NBSVM":
         from sklearn.svm import LinearSVC
@@ -203,8 +201,8 @@ class _NBSVM:
         coefs, biases = [], []
         for cls in self.classes:
             pos = y == cls
-            p = self.alpha + np.asarray(binary[pos].sum(axis=0)).ravel()
-            q = self.alpha + np.asarray(binary[~pos].sum(axis=0)).ravel()
+            p = 1.0 + np.asarray(binary[pos].sum(axis=0)).ravel()  # add-one smoothing of the term counts
+            q = 1.0 + np.asarray(binary[~pos].sum(axis=0)).ravel()
             r = np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
             svm = LinearSVC(C=self.c, random_state=0).fit(x.multiply(r).tocsr(), pos)
             coefs.append(r * svm.coef_.ravel())

@@ -16,6 +16,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping, Optional
 
+from pipeline.base.config import check_number
 from pipeline.base.types import TextDoc, TicketField, UrgencyField
 
 from .matching import Cue, CueMatcher, evidence_of, has_chinese
@@ -25,14 +26,12 @@ from .resources import PathLike, data_path, read_table
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_CONFIG", "DEFAULT_CONFIG_V2", "URGENCY_LEVELS", "Priority", "PriorityTable", "load_priority_table",
-    "load_urgency_cues", "make_urgency_rules", "make_urgency_rules_v2",
+    "URGENCY_LEVELS", "Priority", "PriorityTable", "load_priority_table", "load_urgency_cues", "make_urgency_rules",
+    "make_urgency_rules_v2",
 ]  # fmt: skip
 
 URGENCY_LEVELS = ("紧急", "加急", "一般")  # most urgent first
 ANY_TYPE = "*"
-DEFAULT_CONFIG = {"cues": None, "default_confidence": 0.5}
-DEFAULT_CONFIG_V2 = {"cues": None, "default_confidence": 0.5, "table": None}
 _BASE = {"紧急": 0.75, "加急": 0.65}  # confidence with one cue; each further distinct cue adds 0.1
 
 
@@ -59,18 +58,13 @@ def make_urgency_rules(cues: Optional[PathLike] = None, default_confidence: floa
         A stage: the most urgent level with a cue that is not negated ("没有人受伤" is no cue), evidence the
         cue spans of that level; 一般 without evidence when there is none; unknown when the call has no Chinese text.
     """
-    _check_default_confidence("urgency.rules.v1", default_confidence)
+    check_number("urgency.rules.v1.default_confidence", default_confidence, 0.0, 1.0)
     matcher = load_urgency_cues(cues)
 
     def urgency(doc: TextDoc, fields: Mapping[str, TicketField]) -> TicketField:
         return _level(matcher, doc, default_confidence)
 
     return urgency
-
-
-def _check_default_confidence(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} default_confidence must be in [0, 1], got {value!r}")
 
 
 def _level(matcher: CueMatcher, doc: TextDoc, default_confidence: float) -> TicketField:
@@ -174,7 +168,7 @@ def make_urgency_rules_v2(cues: Optional[PathLike] = None, default_confidence: f
         row when the request type is unknown or has no row of its own. Unknown (no priority) when the call has no
         Chinese text.
     """
-    _check_default_confidence("urgency.rules.v2", default_confidence)
+    check_number("urgency.rules.v2.default_confidence", default_confidence, 0.0, 1.0)
     matcher = load_urgency_cues(cues)
     priorities = load_priority_table(table)
 

@@ -5,6 +5,8 @@ Stages:
         with phone and ID numbers masked.
     summarize.transformers.v1: the same shape written by a local seq2seq or causal language model (transformers,
         torch: ``pip install 'hotline[llm]'``, imported only when the stage is built).
+
+A stage's options and their defaults are its factory's keyword arguments.
 """
 
 from __future__ import annotations
@@ -12,25 +14,24 @@ from __future__ import annotations
 import logging
 from types import MappingProxyType
 
+from pipeline.base.privacy import mask_pii
 from pipeline.base.registry import Registry
 
-from . import extractive, transformers_backend
 from .extractive import make_extractive_summary
-from pipeline.base.privacy import mask_pii
 from .transformers_backend import make_transformers_summary
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["STAGES", "make_extractive_summary", "make_transformers_summary", "mask_pii", "register"]
 
-# registered name -> (factory, default config)
+# registered name -> factory
 STAGES = MappingProxyType({
-    "summarize.extractive.v1": (make_extractive_summary, extractive.DEFAULT_CONFIG),
-    "summarize.transformers.v1": (make_transformers_summary, transformers_backend.DEFAULT_CONFIG),
+    "summarize.extractive.v1": make_extractive_summary,
+    "summarize.transformers.v1": make_transformers_summary,
 })
 
 
 def register(registry: Registry) -> None:
     """Register every summarize stage in `registry` (idempotent)."""
-    for name, (factory, default_config) in STAGES.items():
-        registry.register(name, factory, default_config)
+    for name, factory in STAGES.items():
+        registry.register(name, factory)

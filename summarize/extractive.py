@@ -18,16 +18,15 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from pipeline.base.types import Evidence, TextDoc, TicketField
-
+from pipeline.base.config import check_number
 from pipeline.base.privacy import mask_pii as _mask_pii
 from pipeline.base.privacy import mask_pii_aligned
+from pipeline.base.types import Evidence, TextDoc, TicketField
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Clause", "DEFAULT_CONFIG", "make_extractive_summary", "split_clauses"]
+__all__ = ["Clause", "make_extractive_summary", "split_clauses"]
 
-DEFAULT_CONFIG = {"max_chars": 120, "default_request": "请相关部门核实处理", "consult_request": "请予以解答", "mask_pii": True}
 MAX_FOLLOWING = 2  # clauses after the problem clause that may join <what>
 _TEMPLATE = "来电人反映：{what}；诉求：{request}。"
 
@@ -126,8 +125,7 @@ def make_extractive_summary(
         A stage whose value is the summary (None for a call without Chinese text or with greetings only) and
         whose evidence are the clauses it was built from.
     """
-    if not isinstance(max_chars, int) or max_chars < 30:
-        raise ValueError(f"summarize.extractive.v1 max_chars must be an integer >= 30, got {max_chars!r}")
+    check_number("summarize.extractive.v1.max_chars", max_chars, 30, integer=True)
     for key, value in (("default_request", default_request), ("consult_request", consult_request)):
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"summarize.extractive.v1 {key} must be a non-empty str, got {value!r}")

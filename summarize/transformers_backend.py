@@ -20,18 +20,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from pipeline.base.config import check_number
 from pipeline.base.errors import ModelError
+from pipeline.base.privacy import mask_pii
 from pipeline.base.types import TextDoc, TicketField
 
 from .extractive import make_extractive_summary
-from pipeline.base.privacy import mask_pii
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "DEFAULT_CONFIG", "DEFAULT_PROMPT", "INSTALL_HINT", "Generator", "load_generator", "make_transformers_summary",
-    "parse_summary",
-]  # fmt: skip
+__all__ = ["DEFAULT_PROMPT", "INSTALL_HINT", "Generator", "load_generator", "make_transformers_summary", "parse_summary"]
 
 NAME = "summarize.transformers.v1"
 INSTALL_HINT = "pip install 'hotline[llm]'"
@@ -41,16 +39,6 @@ DEFAULT_PROMPT = (
     "只写来电记录里有的内容，不要写电话号码和身份证号，只输出这一句。\n"
     "来电记录：\n{transcript}\n"
 )
-DEFAULT_CONFIG = {
-    "model": "Qwen/Qwen2.5-0.5B-Instruct",
-    "max_new_tokens": 128,
-    "device": "auto",
-    "prompt": DEFAULT_PROMPT,
-    "fallback_to_extractive": False,
-    "local_files_only": None,
-    "max_chars": 120,
-    "max_input_chars": 2000,
-}
 PROMPT_FIELDS = ("transcript", "location", "request_type", "category", "urgency")
 DEFAULT_REQUEST = "请相关部门核实处理"
 _TEMPLATE = "来电人反映：{what}；诉求：{request}。"
@@ -201,12 +189,12 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
-def parse_summary(raw: str, max_chars: int = 120, default_request: str = DEFAULT_REQUEST) -> Optional[tuple[str, bool]]:
+def parse_summary(raw: str, max_chars: int = 120) -> Optional[tuple[str, bool]]:
     """Turn a model's answer into ``来电人反映：…；诉求：….``, masked and at most `max_chars` long.
 
     Returns:
         (summary, True) when the answer had that shape, (summary, False) when it was wrapped into it (the answer
-        becomes <what>, `default_request` the request), None when the answer has no text.
+        becomes <what>, 请相关部门核实处理 the request), None when the answer has no text.
 
     >>> parse_summary("摘要：来电人反映：张杨路500号路灯坏了；诉求：尽快修复")
     ('来电人反映：张杨路500号路灯坏了；诉求：尽快修复。', True)
@@ -236,7 +224,7 @@ def parse_summary(raw: str, max_chars: int = 120, default_request: str = DEFAULT
         if not request:
             return None
         what = "相关问题"
-    request = request or default_request
+    request = request or DEFAULT_REQUEST
     what, request = mask_pii(what), mask_pii(request)
     room = max_chars - len(_TEMPLATE.format(what="", request=""))
     request = _truncate(request, max(8, min(len(request), room // 3)))
@@ -295,17 +283,14 @@ def make_transformers_summary(
     """
     if not isinstance(model, str) or not model.strip():
         raise ValueError(f"{NAME} model must be a model directory or hub name, got {model!r}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= 2048:
-        raise ValueError(f"{NAME} max_new_tokens must be an integer in 1..2048, got {max_new_tokens!r}")
+    check_number(f"{NAME}.max_new_tokens", max_new_tokens, 1, 2048, integer=True)
     if not isinstance(device, str) or not _DEVICE.fullmatch(device):
         raise ValueError(f"{NAME} device must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
     _check_prompt(prompt)
     if local_files_only is not None and not isinstance(local_files_only, bool):
         raise TypeError(f"{NAME} local_files_only must be true, false or null, got {local_files_only!r}")
-    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 30:
-        raise ValueError(f"{NAME} max_chars must be an integer >= 30, got {max_chars!r}")
-    if isinstance(max_input_chars, bool) or not isinstance(max_input_chars, int) or max_input_chars < 10:
-        raise ValueError(f"{NAME} max_input_chars must be an integer >= 10, got {max_input_chars!r}")
+    check_number(f"{NAME}.max_chars", max_chars, 30, integer=True)
+    check_number(f"{NAME}.max_input_chars", max_input_chars, 10, integer=True)
     fallback = make_extractive_summary(max_chars=max_chars) if fallback_to_extractive else None
     try:
         generator: Optional[Generator] = load_generator(model, device, local_files_only)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 from importlib import resources
 from pathlib import Path
@@ -12,7 +11,6 @@ import numpy as np
 import pytest
 
 from classify.linear import (
-    DEFAULT_CONFIG,
     FeatureSettings,
     Featurizer,
     fallback_applies,
@@ -244,12 +242,6 @@ def test_classify_linear_registry_sha_mismatch(tmp_path, name):
     copy.write_bytes(SHIPPED.read_bytes() + b"x")
     with pytest.raises(ModelError, match="corrupt"):
         _verified(copy, CLASSIFIERS[name].sha256)
-
-
-@pytest.mark.parametrize("factory", [make_category_linear])
-def test_classify_linear_defaults_match_config(factory):
-    params = inspect.signature(factory).parameters
-    assert {k: params[k].default for k in params} == DEFAULT_CONFIG
 
 
 @pytest.mark.parametrize("text,expected", [("Ａ市 路灯\n坏了", "a市路灯坏了"), ("ABC  def", "abcdef")])

@@ -1,4 +1,4 @@
-"""location.gazetteer.v1: districts/streets from the licensed gazetteer, roads/compounds/intersections by rules."""
+"""location.gazetteer.v1: the location stage without the 居委 table (location.spacy.v1 is the same code with it)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,24 @@ import pytest
 import classify
 from classify.gazetteer import load_gazetteer
 from pipeline.base.numerals import cn_to_int, normalise_number
+from pipeline.base.errors import ConfigError
 from pipeline.base.registry import Registry
 from pipeline.ticket import text_transcript
 from pipeline.base.types import LocationField, LocationParts, Segment, TextDoc, Transcript
 
 pytest.importorskip("jieba")
+pytest.importorskip("spacy")
 
 
 @pytest.fixture(scope="module")
-def stage():
+def registry():
     registry = Registry()
     classify.register(registry)
+    return registry
+
+
+@pytest.fixture(scope="module")
+def stage(registry):
     return registry.build("location.gazetteer.v1")
 
 
@@ -90,6 +97,30 @@ def test_location_without_tokens_uses_characters(stage, text):
     field = stage(TextDoc(Transcript((seg,), 1.0), ((),)), {})
     assert field.value == "浦东新区 张杨路500号"
     assert field.parts == LocationParts(district="浦东新区", road="张杨路", number="500号", raw="张杨路五百号")
+
+
+@pytest.mark.parametrize("text", [case[0] for case in LOCATION_CASES])
+def test_location_names_agree_without_committees(segmenter, registry, stage, text):
+    """location.gazetteer.v1 and location.spacy.v1 are one implementation: without a 居委 name they agree exactly."""
+    doc = _doc(segmenter, text)
+    assert stage(doc, {}) == registry.build("location.spacy.v1")(doc, {})
+
+
+@pytest.mark.parametrize(
+    "text,gazetteer_value,spacy_value",
+    [("我是梅陇七村居委的，楼道里堆满了杂物。", "梅陇七村", "徐汇区 凌云路街道"), ("露香居委会这边有人乱停车。", None, "黄浦区 豫园街道")],
+)
+def test_location_names_differ_by_committees(segmenter, registry, stage, text, gazetteer_value, spacy_value):
+    """Only location.spacy.v1 reads the 居委 table: a 居委 name places the call in its town/street and district."""
+    doc = _doc(segmenter, text)
+    assert stage(doc, {}).value == gazetteer_value
+    assert registry.build("location.spacy.v1")(doc, {}).value == spacy_value
+
+
+@pytest.mark.parametrize("config", [{"communities": None}])
+def test_location_gazetteer_has_no_communities_option(registry, config):
+    with pytest.raises(ConfigError, match="location.gazetteer.v1.communities.*accepts: gazetteer, min_confidence"):
+        registry.build("location.gazetteer.v1", config)
 
 
 @pytest.mark.parametrize(

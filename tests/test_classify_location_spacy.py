@@ -14,8 +14,7 @@ import pytest
 
 import classify
 from classify.gazetteer import load_communities
-from classify.location import building_at, house_number_at
-from classify.location_spacy import DEFAULT_CONFIG, make_location_spacy
+from classify.location import building_at, house_number_at, make_location_spacy
 from pipeline.base.config import DEFAULT_STAGES, TicketOptions
 from pipeline.base.errors import ConfigError
 from pipeline.base.registry import Registry
@@ -241,14 +240,6 @@ def test_classify_location_spacy_unknown_option(key):
     classify.register(registry)
     with pytest.raises(ConfigError, match="gazetteer"):
         registry.build("location.spacy.v1", {key: None})
-
-
-@pytest.mark.parametrize("defaults", [DEFAULT_CONFIG])
-def test_classify_location_spacy_defaults_match_signature(defaults):
-    import inspect
-
-    params = inspect.signature(make_location_spacy).parameters
-    assert {name: p.default for name, p in params.items()} == defaults
 
 
 @pytest.mark.parametrize(

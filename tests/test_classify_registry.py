@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -90,6 +91,31 @@ def test_classify_unknown_config_key_raises(name):
 def test_classify_bad_config_value_raises(name, config, match):
     with pytest.raises((ValueError, TypeError), match=match):
         _fresh_registry().build(name, config)
+
+
+CONFIDENCE_OPTIONS = [
+    ("request_type.rules.v1", "min_confidence"),
+    ("request_type.rules.v2", "min_confidence"),
+    ("request_type.rules.v2", "fallback_confidence"),
+    ("category.keywords.v1", "min_confidence"),
+    ("category.linear.v1", "min_confidence"),
+    ("category.linear.v1", "fallback_min_keyword_confidence"),
+    ("category.linear.v1", "fallback_max_model_probability"),
+    ("location.gazetteer.v1", "min_confidence"),
+    ("location.spacy.v1", "min_confidence"),
+    ("urgency.rules.v1", "default_confidence"),
+    ("urgency.rules.v2", "default_confidence"),
+    ("caller.phone.v1", "min_confidence"),
+    ("caller.id.v1", "min_confidence"),
+]
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "high", True])
+@pytest.mark.parametrize("name,option", CONFIDENCE_OPTIONS)
+def test_classify_confidence_options_share_one_check(name, option, value):
+    """Every confidence option is checked by `check_number`: the error names `<stage>.<option>` and the value."""
+    with pytest.raises(ConfigError, match=re.escape(f"Invalid {name}.{option}={value!r}: a number in 0.0..1.0")):
+        _fresh_registry().build(name, {option: value})
 
 
 @pytest.mark.parametrize(

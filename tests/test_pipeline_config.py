@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from pipeline.base.config import AsrOptions, PipelineConfig, TicketOptions, parse_channels
+from pipeline.base.config import AsrOptions, PipelineConfig, TicketOptions, check_number, parse_channels
 from pipeline.base.errors import ConfigError
 
 
@@ -92,3 +92,32 @@ def test_config_streamed_call_flags(command):
     assert cfg.asr.initial_prompt == "你好" and cfg.asr.hotwords is True
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args([command, *args, "--no-vad"])
+
+
+@pytest.mark.parametrize(
+    "value,integer,lo,hi,expected",
+    [
+        (1.5, False, 0.0, 1.0, "a number in 0.0..1.0"),
+        (-0.1, False, 0.0, 1.0, "a number in 0.0..1.0"),
+        (float("nan"), False, 0.0, 1.0, "a number in 0.0..1.0"),
+        ("high", False, 0.0, 1.0, "a number in 0.0..1.0"),
+        (None, False, 0.0, 1.0, "a number in 0.0..1.0"),
+        (True, False, 0.0, 1.0, "a number in 0.0..1.0"),
+        (0.5, True, 0, 100, "an integer in 0..100"),
+        (False, True, 0, 100, "an integer in 0..100"),
+        (0, True, 1, None, "an integer >= 1"),
+    ],
+)
+def test_config_check_number_names_field_and_value(value, integer, lo, hi, expected):
+    with pytest.raises(ConfigError, match=f"Invalid stage.v1.option={value!r}: {expected}") as info:
+        check_number("stage.v1.option", value, lo, hi, integer=integer)
+    assert info.value.field == "stage.v1.option"
+    assert info.value.value is value
+
+
+@pytest.mark.parametrize(
+    "value,integer,lo,hi",
+    [(0, False, 0.0, 1.0), (1.0, False, 0.0, 1.0), (0.3, False, 0.0, 1.0), (100, True, 0, 100), (10**6, True, 1, None)],
+)
+def test_config_check_number_accepts_range_bounds(value, integer, lo, hi):
+    check_number("stage.v1.option", value, lo, hi, integer=integer)

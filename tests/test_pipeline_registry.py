@@ -17,7 +17,7 @@ def _const(value="x", confidence=0.9):
 def _fresh_registry(**overrides):
     reg = Registry()
     for field, name in DEFAULT_STAGES.items():
-        reg.register(name, overrides.get(field, _const(field)), {"value": field, "confidence": 0.9})
+        reg.register(name, overrides.get(field, _const(field)))
     return reg
 
 
@@ -29,6 +29,41 @@ def test_registry_refuses_different_function_under_taken_name(name):
     reg.register(name, f)  # same function again: fine
     with pytest.raises(ValueError, match=name):
         reg.register(name, _const())
+
+
+def _factory_with_options(cues=None, min_confidence=0.3, *, top_k=3):
+    return lambda doc, fields: TicketField(None, 0.0)
+
+
+@pytest.mark.parametrize("expected", [{"cues": None, "min_confidence": 0.3, "top_k": 3}])
+def test_registry_default_config_is_the_factory_signature(expected):
+    reg = Registry()
+    reg.register("test.options.v1", _factory_with_options)
+    assert dict(reg.get("test.options.v1").default_config) == expected
+    with pytest.raises(ConfigError, match="test.options.v1 accepts: cues, min_confidence, top_k"):
+        reg.build("test.options.v1", {"colour": "red"})
+
+
+def _no_default(cues, min_confidence=0.3):
+    return lambda doc, fields: TicketField(None, 0.0)
+
+
+def _var_keyword(min_confidence=0.3, **options):
+    return lambda doc, fields: TicketField(None, 0.0)
+
+
+def _var_positional(*tables):
+    return lambda doc, fields: TicketField(None, 0.0)
+
+
+@pytest.mark.parametrize(
+    "factory,param", [(_no_default, "cues"), (_var_keyword, r"\*\*options"), (_var_positional, r"\*tables")]
+)
+def test_registry_refuses_factory_parameter_without_default(factory, param):
+    reg = Registry()
+    with pytest.raises(TypeError, match=rf"'test.bad.v1'.*{factory.__name__} parameter {param}: .*needs a default"):
+        reg.register("test.bad.v1", factory)
+    assert reg.names == ()
 
 
 @pytest.mark.parametrize("name", ["category.nope.v9"])
@@ -50,7 +85,7 @@ def test_registry_build_merges_over_defaults(config):
 
 @pytest.mark.parametrize("field", ["category"])
 def test_ticket_builder_checks_stage_return_type(field):
-    def bad(**config):
+    def bad():
         return lambda doc, fields: {"value": "城乡建设"}
 
     reg = _fresh_registry(**{field: bad})
@@ -65,7 +100,7 @@ def test_ticket_builder_rejects_evidence_not_in_text(span):
 
     reg = Registry()
     for field, name in DEFAULT_STAGES.items():
-        reg.register(name, liar if field == "location" else _const(field), {} if field == "location" else {"value": field, "confidence": 0.9})
+        reg.register(name, liar if field == "location" else _const(field))
     with pytest.raises(StageError, match=f"{DEFAULT_STAGES['location']}.*evidence"):
         TicketBuilder(registry=reg).build(text_transcript("路灯坏了"))
 

@@ -23,7 +23,13 @@ REGISTERED_STAGES = {
 }
 
 
-@pytest.mark.parametrize("module", ["pipeline", "pipeline.base.types", "pipeline.base.errors", "models", "asr", "classify", "summarize"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "pipeline", "pipeline.base.types", "pipeline.base.errors", "pipeline.base.config", "pipeline.base.registry",
+        "models", "asr", "classify", "summarize",
+    ],  # fmt: skip
+)
 def test_public_api_all_names_exist(module):
     mod = importlib.import_module(module)
     for name in mod.__all__:

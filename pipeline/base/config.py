@@ -9,12 +9,7 @@ from typing import Any, Mapping, Optional
 
 from .errors import ConfigError
 
-__all__ = ["AsrOptions", "PipelineConfig", "StreamingOptions", "TicketOptions", "DEFAULT_STAGES", "DEFAULT_PROMPT"]
-
-# A hotline-context prompt users may opt into with --prompt. Off by default: measured on the eval set with
-# Whisper base, any initial prompt made short utterances come out twice and hotwords slowed decoding 13x
-# (README, "Domain vocabulary").
-DEFAULT_PROMPT = "以下是上海12345市民服务热线的普通话通话。"
+__all__ = ["AsrOptions", "PipelineConfig", "StreamingOptions", "TicketOptions", "DEFAULT_STAGES", "check_number"]
 
 DEVICES = ("auto", "cpu", "cuda")
 COMPUTE_TYPES = ("auto", "default", "int8", "int8_float16", "int8_float32", "int16", "float16", "bfloat16", "float32")
@@ -35,6 +30,27 @@ DEFAULT_STAGES: Mapping[str, str] = {
 def _check(cond: bool, name: str, value: object, expected: str) -> None:
     if not cond:
         raise ConfigError(name, value, expected)
+
+
+def check_number(field: str, value: object, lo: float, hi: Optional[float] = None, *, integer: bool = False) -> None:
+    """Refuse a numeric option that is not a number (an int when `integer`) in lo..hi; no upper bound when `hi` is None.
+
+    A bool is refused although Python counts it as an int: ``min_confidence: true`` in a config file is a mistake.
+
+    Args:
+        field: the option as the user names it, for a stage ``"<stage name>.<option>"`` (``"caller.id.v1.context_chars"``).
+
+    Raises:
+        ConfigError: naming `field` and the value.
+    """
+    kind = "an integer" if integer else "a number"
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, int if integer else (int, float))
+        and lo <= value
+        and (hi is None or value <= hi)
+    )
+    _check(ok, field, value, f"{kind} >= {lo}" if hi is None else f"{kind} in {lo}..{hi}")
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """A registry of named, versioned stage factories (the shape of spaCy's `Language.factory`).
 
-Each factory is registered under a versioned name such as ``"summarize.extractive.v1"`` with a
-``default_config``; building a stage merges the user's values over those defaults. A registry is an
-ordinary object, so tests build a fresh one instead of polluting a global.
+Each factory is registered under a versioned name such as ``"summarize.extractive.v1"``. Its keyword defaults are
+its ``default_config``, so a stage's defaults are written once, in the factory's signature; building a stage merges
+the user's values over them. A registry is an ordinary object, so tests build a fresh one instead of polluting a
+global.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -26,13 +28,31 @@ class Factory:
     default_config: Mapping[str, Any]
 
 
+def _signature_defaults(name: str, func: Callable[..., Any]) -> Mapping[str, Any]:
+    """The default of every parameter of `func`, which are the options of the stage `name`.
+
+    Raises:
+        TypeError: a parameter has no default (or is ``*args``/``**kwargs``): config could not leave it out, and
+            unknown options could not be refused.
+    """
+    defaults = {}
+    for param in inspect.signature(func).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.default is param.empty:
+            raise TypeError(
+                f"stage {name!r}: factory {func.__module__}.{func.__qualname__} parameter {param}: every parameter of a "
+                "stage factory needs a default (its options are its keyword defaults)"
+            )
+        defaults[param.name] = param.default
+    return MappingProxyType(defaults)
+
+
 class Registry:
     def __init__(self) -> None:
         self._factories: dict[str, Factory] = {}
 
-    def register(self, name: str, func: Callable[..., Any], default_config: Optional[Mapping[str, Any]] = None) -> None:
-        """Register `func(**config)` under `name`. Re-registering the same function is a no-op;
-        registering a different function under a taken name is refused."""
+    def register(self, name: str, func: Callable[..., Any]) -> None:
+        """Register `func(**config)` under `name`, its keyword defaults as the default config. Re-registering the
+        same function is a no-op; registering a different function under a taken name is refused."""
         if not isinstance(name, str) or not name:
             raise TypeError(f"stage name must be a non-empty str, got {name!r}")
         existing = self._factories.get(name)
@@ -43,16 +63,7 @@ class Registry:
                 f"stage name {name!r} is already registered to {existing.func.__module__}.{existing.func.__qualname__}; "
                 "choose a new versioned name (e.g. bump .v1 to .v2)"
             )
-        self._factories[name] = Factory(name, func, MappingProxyType(dict(default_config or {})))
-
-    def factory(self, name: str, default_config: Optional[Mapping[str, Any]] = None) -> Callable:
-        """Decorator form of `register`."""
-
-        def decorate(func: Callable) -> Callable:
-            self.register(name, func, default_config)
-            return func
-
-        return decorate
+        self._factories[name] = Factory(name, func, _signature_defaults(name, func))
 
     @property
     def names(self) -> tuple[str, ...]:
