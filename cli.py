@@ -5,12 +5,60 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Optional, Sequence
 
 logger = logging.getLogger("hotline")
+
+_stop_signals: list[int] = []  # SIGTERMs received by this run of `main`
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM stops hotline the way Ctrl-C does (KeyboardInterrupt), so one orderly path runs for both:
+    the batch summary and --resume hint, the saved part of a JSONL, a live call's ticket. Only the first
+    one interrupts; a later one, while that stop is under way, is only counted."""
+    _stop_signals.append(signum)
+    if len(_stop_signals) == 1:
+        raise KeyboardInterrupt
+
+
+def _interrupt_status() -> int:
+    """The exit status of an interrupted command: 143 after SIGTERM, 130 after Ctrl-C (SIGINT)."""
+    return 128 + signal.SIGTERM if signal.SIGTERM in _stop_signals else 128 + signal.SIGINT
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a channel list that starts with '-' read as the value of --channels and errors on one line.
+
+    argparse takes any word that starts with '-' (and is not a negative number) for an option, so in
+    `--channels -,caller` the value looked missing; such a word after --channels is attached to it
+    (`--channels=-,caller`) before parsing. An option never contains a comma, so nothing else is taken.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        fixed: list[str] = []
+        i = 0
+        while i < len(args):
+            if args[i] == "--":
+                fixed += args[i:]
+                break
+            if args[i] == "--channels" and i + 1 < len(args) and args[i + 1].startswith("-") and "," in args[i + 1]:
+                fixed.append(f"--channels={args[i + 1]}")
+                i += 2
+                continue
+            fixed.append(args[i])
+            i += 1
+        return super().parse_known_args(fixed, namespace)
+
+    def error(self, message: str):
+        """One line, like every other error of the command (argparse would print the usage first)."""
+        self.exit(2, f"hotline: error: {message} (see: {self.prog} --help)\n")
 
 
 def _add_call_args(p: argparse.ArgumentParser) -> None:
@@ -39,7 +87,7 @@ def _add_asr_args(p: argparse.ArgumentParser, streaming: bool = False) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="hotline", description="Speech-to-ticket for Chinese city service hotlines.")
+    ap = _Parser(prog="hotline", description="Speech-to-ticket for Chinese city service hotlines.")
     ap.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     ap.add_argument("--config", help="JSON config file ({\"asr\": {...}, \"ticket\": {...}}); flags override it")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -90,17 +138,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace):
     from pipeline.base.config import PipelineConfig
+    from pipeline.base.errors import ConfigError
+    from pipeline.base.text import read_json_file
 
     if args.config:
         path = Path(args.config)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json_file(path)
         except (OSError, ValueError) as e:
-            raise SystemExit(f"hotline: error: cannot read config {str(path)!r}: {e}")
+            raise ConfigError("--config", str(path), f"a readable JSON file ({e})") from None
         base = PipelineConfig.from_dict(data, source=str(path))
     else:
         base = PipelineConfig()
     return PipelineConfig.from_namespace(args, base)
+
+
+def _checked_pipeline(args: argparse.Namespace, audio: bool, out_dir: Optional[str] = None):
+    """The call object of this run, once every option is known to be right: the config file and the flags, the
+    ticket stages' options, a streamed call's numbers, the output folder, and (`audio`) the Whisper model and the
+    device. All of it is found here, before any work; a problem is a HotlineError, which `main` prints on one line
+    (exit 2). (`ticket --jsonl --out FILE` checks its file itself, before drafting: `_ticket_jsonl`.)"""
+    from pipeline.base.config import check_number
+    from pipeline.call import CallPipeline
+
+    for flag in ("speed", "hangup_silence"):
+        if getattr(args, flag, None) is not None:
+            check_number("--" + flag.replace("_", "-"), getattr(args, flag), 0.0)
+    pipeline = CallPipeline(_config(args))
+    pipeline.check(audio=audio, out_dir=out_dir, out_field="--out")
+    return pipeline
 
 
 def _console():
@@ -116,19 +182,21 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     from asr.audio import find_audio_files
     from pipeline.batch import BatchTotals, run_batch
-    from pipeline.call import CallPipeline
 
     console = _console()
     files = list(find_audio_files(args.paths))
     empty_dirs = [p for p in args.paths if Path(p).is_dir() and not any(Path(p) in f.parents for f, _ in files)]
     for d in empty_dirs:
         console.print(f"[red]error[/]: {escape(repr(d))}: folder contains no audio files ({', '.join(sorted(_exts()))})", soft_wrap=True)
-    if not files:
+    if not any(f.exists() for f, _ in files):  # nothing found: the files named are not there either
+        for f, _ in files:
+            console.print(f"[red]error[/]: {escape(repr(str(f)))}: no such file or folder", highlight=False, soft_wrap=True)
         return 2
-    pipeline = CallPipeline(_config(args))
+    pipeline = _checked_pipeline(args, audio=True, out_dir=args.out)
     out_dir = Path(args.out)
     totals = BatchTotals()
     failures: list[tuple[str, str]] = []
+    interrupted: Optional[int] = None  # the exit status, when Ctrl-C or SIGTERM stopped the batch
     t0 = time.perf_counter()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
@@ -143,14 +211,17 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         def on_progress(done: float, whole: float) -> None:
             progress.update(current, completed=done, total=max(whole, 1e-6))
 
-        for outcome in run_batch(pipeline, files, out_dir, args.format, args.resume, on_start, on_progress):
-            progress.advance(total)
-            totals.add(outcome)
-            if outcome.status == "failed":
-                failures.append((str(outcome.path), outcome.error or "unknown error"))
-                progress.console.print(
-                    f"[red]error[/]: {escape(repr(str(outcome.path)))}: {escape(outcome.error or '')}", highlight=False, soft_wrap=True
-                )
+        try:
+            for outcome in run_batch(pipeline, files, out_dir, args.format, args.resume, on_start, on_progress):
+                progress.advance(total)
+                totals.add(outcome)
+                if outcome.status == "failed":
+                    failures.append((str(outcome.path), outcome.error or "unknown error"))
+                    progress.console.print(
+                        f"[red]error[/]: {escape(repr(str(outcome.path)))}: {escape(outcome.error or '')}", highlight=False, soft_wrap=True
+                    )
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the current file is abandoned without output (run_batch)
+            interrupted = _interrupt_status()
         progress.update(current, visible=False)
     totals.wall_s = time.perf_counter() - t0
     table = Table(title="hotline transcribe")
@@ -163,6 +234,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     for path, err in failures:
         console.print(f"  failed: {path}: {err}", highlight=False, soft_wrap=True, markup=False)
     console.print(f"outputs in {out_dir}/", highlight=False, markup=False)
+    if interrupted is not None:
+        console.print(f"interrupted; {len(files) - totals.files} files left: rerun with --resume", highlight=False, markup=False)
+        return interrupted
     return 1 if totals.failed or empty_dirs else 0
 
 
@@ -188,10 +262,12 @@ def print_ticket(result, console) -> None:
 def cmd_ticket(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from pipeline.call import CallPipeline
+    from pipeline.base.errors import ConfigError
     from pipeline.output import ticket_to_dict
 
-    pipeline = CallPipeline(_config(args))
+    if args.out and not args.jsonl:
+        raise ConfigError("--out", args.out, "only with --jsonl (the ticket of a recording or --text is printed)")
+    pipeline = _checked_pipeline(args, audio=args.file is not None)
     if args.jsonl:
         return _ticket_jsonl(pipeline, Path(args.jsonl), args.out)
     result = pipeline.process(Path(args.file)) if args.file else pipeline.process_text(args.text, source=None)
@@ -203,49 +279,114 @@ def cmd_ticket(args: argparse.Namespace) -> int:
 
 
 def _ticket_jsonl(pipeline, path: Path, out: Optional[str]) -> int:
+    """Draft each message of `path`, writing each ticket line as soon as it is drafted: to stdout, or appended
+    (and fsynced) to `<out>.partial`, which becomes `out` only once the whole input is drafted. `out` is checked
+    before anything is drafted. Interrupted, it says how many lines were saved where; `out` is not written."""
     from pipeline.batch import draft_messages
-    from pipeline.output import ticket_to_dict, write_atomic
+    from pipeline.output import append_line, commit_partial, start_partial, ticket_to_dict
 
-    rows, bad = [], 0
+    partial = None
+    if out:
+        try:
+            partial = start_partial(out)
+        except OSError as e:
+            print(f"hotline: error: cannot write {out!r}: {e}", file=sys.stderr)
+            return 2
+    where = repr(str(partial)) if partial else "stdout"
+    written = bad = 0
+    lineno = 0
     try:
         for m in draft_messages(pipeline, path):
+            lineno = m.lineno
             if m.error is not None:
                 bad += 1
                 logger.error("%s line %d: %s", path, m.lineno, m.error)
-            else:
-                rows.append(json.dumps({"id": m.id, "ticket": ticket_to_dict(m.result.ticket)}, ensure_ascii=False) + "\n")
+                continue
+            row = json.dumps({"id": m.id, "ticket": ticket_to_dict(m.result.ticket)}, ensure_ascii=False) + "\n"
+            try:
+                if partial:
+                    append_line(partial, row)
+                else:
+                    sys.stdout.write(row)
+                    sys.stdout.flush()
+            except OSError as e:
+                print(f"hotline: error: cannot write {where}: {e}; {written} tickets were saved there, the output is incomplete",
+                      file=sys.stderr)  # fmt: skip
+                return 1
+            written += 1
     except (OSError, UnicodeDecodeError) as e:
+        if partial and not written:
+            partial.unlink(missing_ok=True)
         raise SystemExit(f"hotline: error: cannot read {str(path)!r}: {e}")
-    if out:
-        write_atomic(out, "".join(rows))
-    else:
-        sys.stdout.write("".join(rows))
+    except KeyboardInterrupt:
+        print(f"hotline: interrupted after line {lineno} of {str(path)!r}: {written} tickets saved in {where}; "
+              f"the output is incomplete" + (f" ({out!r} not written)" if out else ""), file=sys.stderr)  # fmt: skip
+        return _interrupt_status()
+    if partial:
+        try:
+            commit_partial(partial, out)
+        except OSError as e:
+            print(f"hotline: error: cannot rename {where} to {out!r}: {e}; all {written} tickets are in the former", file=sys.stderr)
+            return 1
     return 1 if bad else 0
 
 
+def _save_call(text: str, target: Path) -> Optional[Path]:
+    """Save a finished call's JSON to `target`. If that fails, say so on one line and save it in the temp folder
+    instead: the operator has the ticket on screen, but the record must not be lost, and a file whose path is
+    printed is easier to move into place later than JSON printed into the call's scrollback. If even that
+    fails, the JSON goes to stdout. Returns where it was saved (None: stdout)."""
+    import tempfile
+
+    from pipeline.output import write_atomic
+
+    try:
+        write_atomic(target, text)
+        return target
+    except OSError as e:
+        problem = f"hotline: error: cannot save the call to {str(target)!r}: {e}"
+    fallback = Path(tempfile.gettempdir()) / f"hotline-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{target.name}"
+    try:
+        write_atomic(fallback, text)
+    except OSError as e:
+        print(f"{problem}; nor in {str(fallback)!r} ({e}): the call's JSON follows on stdout", file=sys.stderr)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return None
+    print(f"{problem}; saved it to {str(fallback)!r} instead", file=sys.stderr)
+    return fallback
+
+
 def _run_live_call(args, session, batches, title: str, end_s: Optional[float] = None) -> int:
-    """Drive a session with the live view, save the final JSON, print the ticket and the latency.
-    `end_s`: the recording's length, for a replay (see pipeline.live.run_session)."""
+    """Drive a session with the live view, print the ticket, save the final JSON, print the latency.
+    `end_s`: the recording's length, for a replay (see pipeline.live.run_session). Ctrl-C and SIGTERM end
+    the call like a hang-up (the ticket is printed and saved); the exit status is then 0 and 143."""
     from rich.console import Console
 
     from pipeline.live import run_session
-    from pipeline.output import render, write_atomic
+    from pipeline.output import render
     from pipeline.view import LiveView
 
     with LiveView(session, title=title) as view:
         outcome = run_session(session, batches, view.update, args.hangup_silence, end_s=end_s)
-    name = Path(args.file).name if getattr(args, "file", None) else time.strftime("call-%Y%m%d-%H%M%S")
+    replayed = getattr(args, "file", None)
+    name = Path(replayed).name if replayed else time.strftime("call-%Y%m%d-%H%M%S")
     target = Path(args.out) / f"{name}.json"
-    write_atomic(target, render(outcome.result, "json"))
-    print_ticket(outcome.result, Console())
+    text = render(outcome.result, "json", os.path.realpath(replayed) if replayed else None)
+    try:
+        print_ticket(outcome.result, Console())  # first: whatever happens to the file, the operator has it
+    finally:
+        saved = _save_call(text, target)
     lat = outcome.latency
-    print(f"call ended: {outcome.reason}; saved {target}")
+    print(f"call ended: {outcome.reason}; saved {saved if saved else 'to stdout only'}")
     if lat.words:
         print(f"lag p50 {lat.lag_p50_s:.2f} s, p95 {lat.lag_p95_s:.2f} s over {lat.words} words; "
               f"ticket ready {outcome.ticket_ready_s:.2f} s after end of audio")  # fmt: skip
     if not outcome.ok:
         print(f"hotline: error: {outcome.reason}", file=sys.stderr)
-    return 0 if outcome.ok else 1
+    if not outcome.ok or saved != target:
+        return 1
+    return 143 if signal.SIGTERM in _stop_signals else 0
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -262,10 +403,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 def cmd_live(args: argparse.Namespace) -> int:
     from asr.capture import open_capture
-    from pipeline.call import CallPipeline
     from pipeline.live import capture_batches
 
-    pipeline = CallPipeline(_config(args))
+    pipeline = _checked_pipeline(args, audio=True, out_dir=args.out)
     capture = open_capture(args.device, backend=args.backend, caller_device=args.caller_device)
     session = pipeline.session([i.speaker for i in capture.inputs])
     names = " + ".join(i.device.name for i in capture.inputs)
@@ -274,10 +414,9 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from pipeline.call import CallPipeline
     from pipeline.live import Replay
 
-    pipeline = CallPipeline(_config(args))
+    pipeline = _checked_pipeline(args, audio=True, out_dir=args.out)
     replay = Replay.load(args.file, pipeline.config.asr.channels)  # AudioDecodeError → one-line error, exit 2
     session = pipeline.session(replay.speakers, audio=str(args.file))
     title = f"replay {args.file} ×{args.speed:g}"
@@ -326,16 +465,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     from pipeline.base.errors import HotlineError
 
+    _stop_signals.clear()
+    in_main_thread = threading.current_thread() is threading.main_thread()  # tests run `main` in threads too
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         commands = {"transcribe": cmd_transcribe, "ticket": cmd_ticket, "train-classifier": cmd_train_classifier, "models": cmd_models,
                     "replay": cmd_replay, "live": cmd_live, "devices": cmd_devices}
         return commands[args.command](args)
-    except HotlineError as e:
+    except (HotlineError, ImportError) as e:  # ImportError: an optional dependency, with the pip line that installs it
         print(f"hotline: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hotline: interrupted", file=sys.stderr)
-        return 130
+        return _interrupt_status()
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

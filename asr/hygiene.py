@@ -13,9 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from functools import lru_cache
 
-from pipeline.base.deps import require
+from pipeline.base.text import to_simplified
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +62,9 @@ _REPEAT = re.compile(r"(.{1,15}?)\1{3,}", re.DOTALL)
 _REPEAT_PHRASE = re.compile(r"([^，。？！；：、\s]{6,}?)([，。？！；：、\s]?)(?:\1[，。？！；：、\s]?)+")
 
 
-@lru_cache(maxsize=1)
-def _t2s():
-    return require("opencc", "asr", "Simplified-Chinese conversion").OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    return _t2s().convert(text)
-
-
 def traditional_chars(text: str) -> int:
     """How many characters of `text` change under Traditional→Simplified conversion."""
-    conv = _t2s()
-    return sum(1 for ch in text if "\u3400" <= ch <= "\U0002ffff" and conv.convert(ch) != ch)
+    return sum(1 for ch in text if "\u3400" <= ch <= "\U0002ffff" and to_simplified(ch) != ch)
 
 
 def _squash(text: str) -> str:

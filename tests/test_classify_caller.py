@@ -79,7 +79,6 @@ def test_classify_caller_phone_none(registry, text, candidates):
         ("身份证三一零一零一一九九零零一零一一二三四", VALID_ID, 0.95),
         ("身份证一一零一零五一九四九一二三一零零二叉", VALID_ID_X, 0.95),
         ("我的号是" + VALID_ID, VALID_ID, 0.85),
-        ("身份证" + BAD_CHECK_ID, BAD_CHECK_ID, 0.55),  # a misheard digit: the operator checks it
     ],
 )
 def test_classify_caller_id(registry, text, value, confidence):
@@ -93,6 +92,7 @@ def test_classify_caller_id(registry, text, value, confidence):
     "text,candidates",
     [
         ("编号" + BAD_CHECK_ID, ((BAD_CHECK_ID, 0.35),)),  # no cue, wrong check character: a candidate only
+        ("身份证" + BAD_CHECK_ID, ((BAD_CHECK_ID, 0.55),)),  # regression: a wrong check character was filled in
         ("身份证" + "310101199013011234", ()),  # month 13: not an ID number
         ("我电话13812345678", ()),
         ("今天天气不错", ()),
@@ -101,6 +101,40 @@ def test_classify_caller_id(registry, text, value, confidence):
 def test_classify_caller_id_none(registry, text, candidates):
     field = registry.build("caller.id.v1")(_doc(text), {})
     assert field.value is None and field.candidates == candidates
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("我电话13812345678，邻居电话13987654321", "13812345678"),  # regression: the neighbour's number was taken
+        ("邻居电话13987654321，我的电话13812345678", "13812345678"),
+        ("我手机13812345678，物业的电话是13987654321，一直打不通", "13812345678"),
+        ("物业公司的电话，13987654321，我电话13812345678", "13812345678"),
+        ("你们可以联系对方13987654321，我的联系方式是13812345678", "13812345678"),
+        ("他手机13987654321", None),
+        ("我邻居说打我电话13812345678", "13812345678"),
+        ("我投诉楼下邻居，我电话13812345678", "13812345678"),
+        ("其他电话13812345678", "13812345678"),
+    ],
+)
+def test_classify_caller_phone_not_someone_elses(registry, text, value):
+    field = registry.build("caller.phone.v1")(_doc(text), {})
+    assert field.value == value
+    assert "13987654321" not in [v for v, _ in field.candidates]
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("我身份证" + VALID_ID + "，他身份证" + VALID_ID_X, VALID_ID),
+        ("身份证" + BAD_CHECK_ID + "，说错了，是" + VALID_ID, VALID_ID),
+        ("身份证" + BAD_CHECK_ID + "，" + BAD_CHECK_ID, None),  # said twice, still failing its check: never the value
+    ],
+)
+def test_classify_caller_id_verified_and_own(registry, text, value):
+    field = registry.build("caller.id.v1", {"min_confidence": 0.3})(_doc(text), {})
+    assert field.value == value
+    assert field.value is None or id_checksum_ok(field.value)
 
 
 @pytest.mark.parametrize("text", ["我电话13812345678，身份证" + VALID_ID])

@@ -17,7 +17,7 @@ import soundfile as sf
 
 import cli
 from asr.audio import find_audio_files
-from pipeline.batch import JSONL_NAME, run_batch
+from pipeline.batch import JSONL_NAME, SOURCES_NAME, run_batch
 from pipeline.call import CallPipeline
 from pipeline.base.config import AsrOptions, PipelineConfig
 from pipeline.base.errors import AudioDecodeError
@@ -58,9 +58,11 @@ def cli_builder(monkeypatch, ticket_builder):
 
 
 @pytest.fixture
-def cli_engine(monkeypatch, fake_engine, cli_builder):
-    """Make `cli.main` build the fake engine instead of Whisper (and reuse the session's TicketBuilder)."""
+def cli_engine(monkeypatch, tmp_path, fake_engine, cli_builder):
+    """Make `cli.main` build the fake engine instead of Whisper (and reuse the session's TicketBuilder); the
+    check before work resolves no real model either."""
     monkeypatch.setattr("asr.engine.WhisperEngine", lambda options=None, model_path=None: fake_engine)
+    monkeypatch.setattr("pipeline.call.resolve_whisper", lambda name, root=None: tmp_path)
     return fake_engine
 
 
@@ -74,11 +76,14 @@ def test_batch_output_written_whole_without_temp_files(tmp_path, make_pipeline, 
     [outcome] = run_batch(make_pipeline(fake_engine), [(src, src.parent)], out, fmt)
     assert outcome.status == "ok"
     assert outcome.output == out / f"a.wav.{fmt}"
-    assert _files_under(out) == {f"a.wav.{fmt}"}
+    assert _files_under(out) == {f"a.wav.{fmt}"} | ({SOURCES_NAME} if fmt != "json" else set())
     text = outcome.output.read_text(encoding="utf-8")
     assert "测试" in text
     if fmt == "json":
         assert json.loads(text)["audio"] == str(src)
+        assert json.loads(text)["source"] == str(src.resolve())
+    else:  # txt and srt cannot say where they came from: the sources file does
+        assert json.loads((out / SOURCES_NAME).read_text(encoding="utf-8")) == {"output": f"a.wav.{fmt}", "source": str(src.resolve())}
 
 
 @pytest.mark.parametrize("error", ["disk full"])
@@ -86,7 +91,8 @@ def test_batch_failed_write_keeps_previous_output(tmp_path, make_pipeline, fake_
     src = _tone(tmp_path / "in" / "a.wav")
     out = tmp_path / "out"
     out.mkdir()
-    (out / "a.wav.json").write_text("previous\n", encoding="utf-8")
+    previous = json.dumps({"audio": str(src), "source": str(src.resolve())}) + "\n"
+    (out / "a.wav.json").write_text(previous, encoding="utf-8")
 
     def replace(a, b):
         raise OSError(28, error)
@@ -95,7 +101,7 @@ def test_batch_failed_write_keeps_previous_output(tmp_path, make_pipeline, fake_
     [outcome] = run_batch(make_pipeline(fake_engine), [(src, src.parent)], out, "json")
     assert outcome.status == "failed"
     assert "cannot write output" in outcome.error and error in outcome.error
-    assert (out / "a.wav.json").read_text(encoding="utf-8") == "previous\n"
+    assert (out / "a.wav.json").read_text(encoding="utf-8") == previous
     assert _files_under(out) == {"a.wav.json"}  # the temp file is gone
 
 
@@ -139,7 +145,7 @@ def test_batch_jsonl_resume_drops_torn_last_line(tmp_path, make_pipeline, fake_e
     a, b = _tone(tmp_path / "in" / "a.wav"), _tone(tmp_path / "in" / "b.wav")
     out = tmp_path / "out"
     out.mkdir()
-    done = json.dumps({"audio": str(a), "duration_s": 0.5}) + "\n"
+    done = json.dumps({"audio": str(a), "source": str(a.resolve()), "duration_s": 0.5}) + "\n"
     (out / JSONL_NAME).write_bytes(done.encode() + torn.replace(b"/x/b.wav", str(b).encode()))
     with caplog.at_level(logging.WARNING, logger="pipeline.batch"):
         outcomes = list(run_batch(make_pipeline(fake_engine), [(a, a.parent), (b, b.parent)], out, "jsonl", resume=True))
@@ -353,3 +359,240 @@ def test_cli_ticket_text_needs_no_whisper(monkeypatch, capsys, env):
     monkeypatch.setenv(env, os.devnull)  # no model anywhere
     assert cli.main(["ticket", "--text", CALL_TEXT, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["location"]
+
+
+# nothing lost, nothing silently wrong: sources, interruptions, failed saves ---------------------------------
+
+
+@pytest.fixture
+def sigterm_guard():
+    """A SIGTERM that `cli.main` fails to handle fails the test instead of killing pytest."""
+    import signal
+
+    def unhandled(signum, frame):
+        raise AssertionError("SIGTERM reached the test process: cli.main did not handle it")
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+class _OneWordASR:
+    """Stands in for OnlineWhisper(engine, options): commits one word per step; `on_step(n)` runs at step n."""
+
+    on_step = None
+
+    def __init__(self, engine=None, options=None):
+        self.samples = 0
+        self.steps = 0
+
+    @property
+    def stream_end_s(self) -> float:
+        return self.samples / RATE
+
+    def insert_audio_chunk(self, samples):
+        self.samples += len(samples)
+
+    def process_iter(self):
+        from asr.streaming import StreamUpdate
+        from pipeline.base.types import Word
+
+        self.steps += 1
+        if _OneWordASR.on_step:
+            _OneWordASR.on_step(self.steps)
+        t = self.stream_end_s
+        return StreamUpdate((Word(t - 0.05, t, "好"),))
+
+    def finish(self):
+        from asr.streaming import StreamUpdate
+
+        return StreamUpdate((), (), True)
+
+    def reset(self):
+        self.samples = 0
+
+
+@pytest.fixture
+def replay_engine(monkeypatch, cli_engine):
+    """`hotline replay` with the fake engine and a scripted streaming recogniser (no Whisper)."""
+    monkeypatch.setattr("pipeline.live.OnlineWhisper", _OneWordASR)
+    monkeypatch.setattr(_OneWordASR, "on_step", None)
+    return cli_engine
+
+
+@pytest.mark.parametrize("fmt,resume", [("json", True), ("json", False), ("txt", True), ("srt", False)])
+def test_batch_other_recording_same_output_name_is_an_error(tmp_path, make_pipeline, fake_engine, fmt, resume):
+    # regression: --resume keyed on the output name only, so d2/calls/x.wav was skipped as done (without
+    # --resume it overwrote d1's result); now each output records its source and a different one is an error
+    d1, d2 = _tone(tmp_path / "d1" / "calls" / "x.wav"), _tone(tmp_path / "d2" / "calls" / "x.wav", seconds=0.7)
+    out = tmp_path / "out"
+    target = out / "calls" / f"x.wav.{fmt}"
+    [first] = run_batch(make_pipeline(fake_engine), find_audio_files([d1.parent]), out, fmt)
+    assert first.status == "ok"
+    before = target.read_bytes()
+    fake_engine.calls.clear()
+    [second] = run_batch(make_pipeline(fake_engine), find_audio_files([d2.parent]), out, fmt, resume=resume)
+    assert second.status == "failed"
+    assert str(target) in second.error and str(d1.resolve()) in second.error and "\n" not in second.error
+    assert target.read_bytes() == before
+    assert fake_engine.calls == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_batch_same_folder_relative_and_absolute_done_once(tmp_path, monkeypatch, make_pipeline, fake_engine, fmt):
+    # regression: `calls` and `/abs/calls` were two different recordings to --resume (twice into one jsonl)
+    _tone(tmp_path / "calls" / "a.wav")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert [o.status for o in run_batch(make_pipeline(fake_engine), find_audio_files(["calls"]), out, fmt)] == ["ok"]
+    again = list(run_batch(make_pipeline(fake_engine), find_audio_files([str(tmp_path / "calls")]), out, fmt, resume=True))
+    both = list(run_batch(make_pipeline(fake_engine), find_audio_files(["calls", str(tmp_path / "calls")]), tmp_path / "o2", fmt))
+    assert [o.status for o in again] == ["skipped"]
+    assert [o.status for o in both] == ["ok", "skipped"]
+    assert len(fake_engine.calls) == 2
+    for folder in (out, tmp_path / "o2"):
+        if fmt == "jsonl":
+            records = [json.loads(line) for line in (folder / JSONL_NAME).read_text(encoding="utf-8").splitlines()]
+        else:
+            records = [json.loads((folder / "calls" / "a.wav.json").read_text(encoding="utf-8"))]
+        assert [r["source"] for r in records] == [str(tmp_path / "calls" / "a.wav")]
+
+
+@pytest.mark.parametrize("fmt", ["json", "txt"])
+def test_batch_resume_removes_temp_file_of_killed_write(tmp_path, make_pipeline, fake_engine, fmt):
+    src = _tone(tmp_path / "in" / "a.wav")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f".a.wav.{fmt}.k1ll3d.tmp").write_text("half an outp", encoding="utf-8")  # SIGKILL during write_atomic
+    [outcome] = run_batch(make_pipeline(fake_engine), [(src, src.parent)], out, fmt, resume=True)
+    assert outcome.status == "ok"
+    assert _files_under(out) == {f"a.wav.{fmt}"} | ({SOURCES_NAME} if fmt == "txt" else set())
+
+
+@pytest.mark.parametrize("how,status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_cli_transcribe_interrupted_prints_summary_and_resume_hint(tmp_path, capsys, cli_engine, sigterm_guard, how, status):
+    # regression: Ctrl-C printed only "interrupted" (no summary, no hint) and SIGTERM ended hotline silently
+    import signal
+
+    folder = tmp_path / "calls"
+    for name in ("a", "b", "c"):
+        _tone(folder / f"{name}.wav")
+    out = tmp_path / "out"
+    real = cli_engine.transcribe
+
+    def transcribe(samples, speaker=None, offset_s=0.0):
+        if len(cli_engine.calls) == 1:  # the second file: interrupted mid-decode
+            os.kill(os.getpid(), getattr(signal, how))
+        return real(samples, speaker, offset_s)
+
+    cli_engine.transcribe = transcribe
+    assert cli.main(["transcribe", str(folder), "--out", str(out), "--format", "json"]) == status
+    err = capsys.readouterr().err
+    rows = [line for line in err.splitlines() if line.startswith("│")]
+    assert [c.strip() for c in rows[0].split("│")[1:5]] == ["1", "1", "0", "0"]  # files, ok, skipped, failed
+    assert "interrupted; 2 files left: rerun with --resume" in err
+    assert _files_under(out) == {"calls/a.wav.json"}  # b was abandoned without output
+    cli_engine.transcribe = real
+    cli_engine.calls.clear()
+    assert cli.main(["transcribe", str(folder), "--out", str(out), "--format", "json", "--resume"]) == 0
+    assert len(cli_engine.calls) == 2
+    assert _files_under(out) == {f"calls/{n}.wav.json" for n in "abc"}
+
+
+def _messages(path: Path, n: int) -> Path:
+    rows = [json.dumps({"id": f"m{i}", "text": CALL_TEXT}, ensure_ascii=False) for i in range(n)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["folder", "under a file"])
+def test_cli_ticket_jsonl_unwritable_out_checked_before_drafting(tmp_path, capsys, monkeypatch, cli_builder, kind):
+    # regression: --out was first tried after every line was drafted; a folder gave a traceback, nothing saved
+    def never(*args, **kwargs):
+        raise AssertionError("drafted before checking --out")
+
+    monkeypatch.setattr("pipeline.batch.draft_messages", never)
+    out = tmp_path / "tickets.jsonl"
+    if kind == "folder":
+        out.mkdir()
+    else:
+        (tmp_path / "file").write_text("x", encoding="utf-8")
+        out = tmp_path / "file" / "tickets.jsonl"
+    assert cli.main(["ticket", "--jsonl", str(_messages(tmp_path / "m.jsonl", 2)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hotline: error: cannot write") and str(out) in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("how,status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_cli_ticket_jsonl_interrupted_keeps_drafted_lines(tmp_path, capsys, monkeypatch, cli_builder, sigterm_guard, how, status):
+    # regression: the output was written only at the end, so an interrupted run left nothing at all
+    import signal
+
+    import pipeline.batch
+
+    real = pipeline.batch.draft_messages
+
+    def draft(pipe, path):
+        for m in real(pipe, path):
+            if m.lineno == 3:
+                os.kill(os.getpid(), getattr(signal, how))
+            yield m
+
+    monkeypatch.setattr("pipeline.batch.draft_messages", draft)
+    out = tmp_path / "tickets.jsonl"
+    src = _messages(tmp_path / "m.jsonl", 5)
+    assert cli.main(["ticket", "--jsonl", str(src), "--out", str(out)]) == status
+    partial = tmp_path / "tickets.jsonl.partial"
+    assert not out.exists()
+    assert [json.loads(line)["id"] for line in partial.read_text(encoding="utf-8").splitlines()] == ["m0", "m1"]
+    err = capsys.readouterr().err
+    assert f"2 tickets saved in {str(partial)!r}" in err and "incomplete" in err
+    monkeypatch.setattr("pipeline.batch.draft_messages", real)
+    assert cli.main(["ticket", "--jsonl", str(src), "--out", str(out)]) == 0  # a rerun starts the .partial afresh
+    assert [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()] == [f"m{i}" for i in range(5)]
+    assert not partial.exists()
+
+
+@pytest.mark.parametrize("name", ["call.wav"])
+def test_cli_replay_saves_json_with_source(tmp_path, capsys, replay_engine, name):
+    wav = _tone(tmp_path / name)
+    assert cli.main(["replay", str(wav), "--speed", "0", "--out", str(tmp_path / "out")]) == 0
+    saved = json.loads((tmp_path / "out" / f"{name}.json").read_text(encoding="utf-8"))
+    assert saved["source"] == str(wav.resolve()) and "好" in saved["transcript"]["text"]
+
+
+@pytest.mark.parametrize("name", ["call.wav"])
+def test_cli_replay_save_failure_keeps_ticket_and_json(tmp_path, capsys, monkeypatch, replay_engine, name):
+    # regression: a failed save was a traceback, and the ticket was never printed. --out itself is checked before
+    # the call; here the save fails later (a folder where the file goes; a full disk or a vanished mount alike)
+    import tempfile
+
+    wav = _tone(tmp_path / name)
+    out = tmp_path / "out"
+    (out / f"{name}.json").mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert cli.main(["replay", str(wav), "--speed", "0", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "工单草稿" in captured.out
+    assert captured.err.count("hotline: error:") == 1  # (the live view leaves its last line open on a non-terminal)
+    error = captured.err[captured.err.index("hotline: error:") :].splitlines()[0]
+    [fallback] = list((tmp_path / "tmp").glob(f"hotline-*-{name}.json"))
+    assert error.startswith("hotline: error: cannot save the call to")
+    assert str(out / f"{name}.json") in error and f"saved it to {str(fallback)!r} instead" in error
+    saved = json.loads(fallback.read_text(encoding="utf-8"))
+    assert saved["source"] == str(wav.resolve()) and "好" in saved["transcript"]["text"]
+
+
+@pytest.mark.parametrize("how,status", [("SIGINT", 0), ("SIGTERM", 143)])
+def test_cli_replay_signal_ends_call_ticket_saved(tmp_path, capsys, monkeypatch, replay_engine, sigterm_guard, how, status):
+    # regression: SIGTERM ended a replay (or live call) silently, without the ticket; Ctrl-C is a hang-up
+    import signal
+
+    wav = _tone(tmp_path / "call.wav", seconds=3.0)
+    monkeypatch.setattr(_OneWordASR, "on_step", lambda n: n == 3 and os.kill(os.getpid(), getattr(signal, how)))
+    assert cli.main(["replay", str(wav), "--speed", "0", "--out", str(tmp_path / "out")]) == status
+    out = capsys.readouterr().out
+    assert "工单草稿" in out and "call ended: interrupted" in out
+    saved = json.loads((tmp_path / "out" / "call.wav.json").read_text(encoding="utf-8"))
+    assert saved["transcript"]["text"].count("好") == 2  # the third step was interrupted

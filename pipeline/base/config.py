@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from .errors import ConfigError
 
-__all__ = ["AsrOptions", "PipelineConfig", "StreamingOptions", "TicketOptions", "DEFAULT_STAGES", "check_number"]
+__all__ = [
+    "AsrOptions", "PipelineConfig", "StreamingOptions", "TicketOptions", "DEFAULT_STAGES", "check_number", "with_source",
+]  # fmt: skip
 
 DEVICES = ("auto", "cpu", "cuda")
 COMPUTE_TYPES = ("auto", "default", "int8", "int8_float16", "int8_float32", "int16", "float16", "bfloat16", "float32")
@@ -27,9 +30,24 @@ DEFAULT_STAGES: Mapping[str, str] = {
 }
 
 
-def _check(cond: bool, name: str, value: object, expected: str) -> None:
+def _check(cond: bool, name: str, value: object, expected: str, source: Optional[str] = None) -> None:
     if not cond:
-        raise ConfigError(name, value, expected)
+        raise ConfigError(name, value, expected, source)
+
+
+def _name(key: object) -> str:
+    """A key as it goes into a field name: printable text as is, anything else as its repr (a message stays one line)."""
+    return key if isinstance(key, str) and key and key.isprintable() else repr(key)
+
+
+def with_source(error: ConfigError, source: Optional[str]) -> ConfigError:
+    """`error` naming the config file `source` too, for what is found after the file was read (a stage's options are
+    checked when the TicketBuilder builds the stage). An error that already names a file comes back as it is."""
+    head = f"Invalid {error.field}={error.value!r}: "
+    message = str(error)
+    if not source or not message.startswith(head):
+        return error
+    return ConfigError(error.field, error.value, message[len(head) :], source)
 
 
 def check_number(field: str, value: object, lo: float, hi: Optional[float] = None, *, integer: bool = False) -> None:
@@ -44,13 +62,103 @@ def check_number(field: str, value: object, lo: float, hi: Optional[float] = Non
         ConfigError: naming `field` and the value.
     """
     kind = "an integer" if integer else "a number"
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int if integer else (int, float))
-        and lo <= value
-        and (hi is None or value <= hi)
-    )
-    _check(ok, field, value, f"{kind} >= {lo}" if hi is None else f"{kind} in {lo}..{hi}")
+    _check(_is_number(value, integer, lo, hi), field, value, f"{kind} >= {lo}" if hi is None else f"{kind} in {lo}..{hi}")
+
+
+def _is_number(value: object, integer: bool, lo: float, hi: Optional[float]) -> bool:
+    """A finite int (or float unless `integer`) in lo..hi, not a bool; nan and inf are not."""
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        return False
+    return (isinstance(value, int) or math.isfinite(value)) and lo <= value and (hi is None or value <= hi)
+
+
+def _integer(lo: int, hi: Optional[int] = None) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: _is_number(v, True, lo, hi)), (f"an integer >= {lo}" if hi is None else f"an integer in {lo}..{hi}")
+
+
+def _number(lo: float, hi: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: _is_number(v, False, lo, hi)), f"a number in {lo}..{hi}"
+
+
+def _one_of(choices: tuple[str, ...]) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: isinstance(v, str) and v in choices), f"one of {', '.join(choices)}"
+
+
+def _text(v: object) -> bool:
+    return isinstance(v, str) and bool(v.strip())
+
+
+def _labels(v: object) -> bool:
+    """A non-empty list (or tuple) of non-blank labels."""
+    return isinstance(v, (list, tuple)) and len(v) >= 1 and all(_text(c) for c in v)
+
+
+def _channels(v: object) -> bool:
+    """None, or one distinct label per channel with at least one channel not skipped ("-")."""
+    if v is None:
+        return True
+    named = [c for c in v if c != "-"] if _labels(v) else []
+    return bool(named) and len(set(named)) == len(named)
+
+
+_BOOL = ((lambda v: isinstance(v, bool)), "true or false")
+Rules = Mapping[str, tuple[Callable[[Any], bool], str]]
+
+# every option of a section: (accepts its value?, what is accepted); bool is not an int, "false" is not a bool
+ASR_RULES: Rules = {
+    "model": (_text, "a model name or directory"),
+    "model_dir": ((lambda v: v is None or isinstance(v, Path) or _text(v)), "a directory (a string) or null"),
+    "device": _one_of(DEVICES),
+    "compute_type": _one_of(COMPUTE_TYPES),
+    "cpu_threads": _integer(0),
+    "language": ((lambda v: isinstance(v, str) and 2 <= len(v) <= 3), "a language code such as 'zh'"),
+    "beam_size": _integer(1, 20),
+    "vad": _BOOL,
+    "vad_min_silence_ms": _integer(0, 10000),
+    "word_timestamps": _BOOL,
+    "initial_prompt": ((lambda v: isinstance(v, str)), "a string ('' for none)"),
+    "hotwords": _BOOL,
+    "channels": (_channels, 'null (mix to mono) or one distinct speaker label per channel, "-" skips one: ["-", "caller"]'),
+}
+STREAMING_RULES: Rules = {
+    "min_step_s": _number(0.1, 10.0),
+    "endpoint_silence_s": _number(0.2, 5.0),
+    "max_buffer_s": _number(3.0, 25.0),
+    "vad_threshold": _number(0.05, 0.95),
+    "beam_size": _integer(1, 10),
+    "partial_beam_size": _integer(1, 10),
+    "context_s": _number(0.0, 25.0),
+    "partial_context_s": _number(0.0, 25.0),
+}
+
+
+def _check_rules(values: Mapping[str, Any], rules: Rules, prefix: str, source: Optional[str]) -> None:
+    for name, (ok, expected) in rules.items():
+        if name in values:
+            _check(ok(values[name]), prefix + name, values[name], expected, source)
+
+
+def _check_ticket(values: Mapping[str, Any], source: Optional[str]) -> None:
+    """The ticket section: fields in `stages` (merged over DEFAULT_STAGES), `stage_config` only for stages in use."""
+
+    def check(ok: bool, name: str, value: object, expected: str) -> None:
+        _check(ok, name, value, expected, source)
+
+    stages = values.get("stages", {})
+    check(isinstance(stages, Mapping), "ticket.stages", stages, 'an object: ticket field -> stage name ({"summary": …})')
+    for name, stage in stages.items():
+        known = f"unknown ticket field; fields are {', '.join(DEFAULT_STAGES)}"
+        check(name in DEFAULT_STAGES, f"ticket.stages.{_name(name)}", stage, known)
+        check(_text(stage), f"ticket.stages.{name}", stage, "a registered stage name such as 'summarize.extractive.v1'")
+    in_use = sorted(set({**DEFAULT_STAGES, **stages}.values()))
+    config = values.get("stage_config", {})
+    check(isinstance(config, Mapping), "ticket.stage_config", config, "an object: stage name -> its options")
+    for stage, options in config.items():
+        unused = f"not the stage of any ticket field (in use: {', '.join(in_use)}); choose it in ticket.stages first"
+        check(stage in in_use, f"ticket.stage_config.{_name(stage)}", options, unused)
+        check(isinstance(options, Mapping), f"ticket.stage_config.{stage}", options, "an object: option -> value")
+    speakers = values.get("speakers", ("caller",))
+    check(_labels(speakers), "ticket.speakers", speakers, 'a list of speaker labels, e.g. ["caller"]')
 
 
 @dataclass(frozen=True)
@@ -90,25 +198,11 @@ class AsrOptions:
     channels: Optional[tuple[str, ...]] = None
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.model, str) and bool(self.model.strip()), "model", self.model, "a model name or directory")
-        _check(self.device in DEVICES, "device", self.device, f"one of {', '.join(DEVICES)}")
-        _check(self.compute_type in COMPUTE_TYPES, "compute_type", self.compute_type, f"one of {', '.join(COMPUTE_TYPES)}")
-        _check(isinstance(self.cpu_threads, int) and self.cpu_threads >= 0, "cpu_threads", self.cpu_threads, "an integer >= 0")
-        _check(isinstance(self.beam_size, int) and 1 <= self.beam_size <= 20, "beam_size", self.beam_size, "an integer in 1..20")
-        _check(isinstance(self.language, str) and 2 <= len(self.language) <= 3, "language", self.language, "a language code such as 'zh'")
-        _check(
-            isinstance(self.vad_min_silence_ms, int) and 0 <= self.vad_min_silence_ms <= 10000,
-            "vad_min_silence_ms",
-            self.vad_min_silence_ms,
-            "an integer in 0..10000",
-        )
-        if self.channels is not None:
-            labels = self.channels
-            _check(isinstance(labels, tuple) and len(labels) >= 1, "channels", labels, "a tuple of speaker labels")
-            named = [c for c in labels if c != "-"]
-            _check(all(isinstance(c, str) and c.strip() for c in labels), "channels", ",".join(labels), "non-empty labels")
-            _check(len(named) >= 1, "channels", ",".join(labels), "at least one channel not skipped with '-'")
-            _check(len(set(named)) == len(named), "channels", ",".join(labels), "distinct speaker labels")
+        _check_rules(vars(self), ASR_RULES, "", None)
+        if isinstance(self.model_dir, str):
+            object.__setattr__(self, "model_dir", Path(self.model_dir))
+        if isinstance(self.channels, list):
+            object.__setattr__(self, "channels", tuple(self.channels))
 
 
 @dataclass(frozen=True)
@@ -116,8 +210,10 @@ class TicketOptions:
     """Ticket drafting options.
 
     Attributes:
-        stages: ticket field -> registered stage name (see DEFAULT_STAGES).
-        stage_config: stage name -> options merged over that stage's defaults.
+        stages: ticket field -> registered stage name, merged over DEFAULT_STAGES (name only the fields to change);
+            the stages run in DEFAULT_STAGES' order.
+        stage_config: stage name -> options merged over that stage's defaults. A name that is not the stage of
+            any field is an error (its options would be ignored).
         speakers: whose words the ticket is drafted from when segments carry speaker labels
             (default: the caller's; all segments when none is labelled so).
     """
@@ -127,10 +223,9 @@ class TicketOptions:
     speakers: tuple[str, ...] = ("caller",)
 
     def __post_init__(self) -> None:
-        missing = [f for f in DEFAULT_STAGES if f not in self.stages]
-        extra = [f for f in self.stages if f not in DEFAULT_STAGES]
-        _check(not missing, "ticket.stages", sorted(missing), "every ticket field needs a stage")
-        _check(not extra, "ticket.stages", sorted(extra), f"unknown ticket field; fields are {', '.join(DEFAULT_STAGES)}")
+        _check_ticket(vars(self), None)
+        object.__setattr__(self, "stages", {**DEFAULT_STAGES, **self.stages})  # in DEFAULT_STAGES' order
+        object.__setattr__(self, "speakers", tuple(self.speakers))
 
 
 @dataclass(frozen=True)
@@ -166,50 +261,50 @@ class StreamingOptions:
     partial_context_s: float = 12.0
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (
-            ("min_step_s", 0.1, 10.0),
-            ("endpoint_silence_s", 0.2, 5.0),
-            ("max_buffer_s", 3.0, 25.0),
-            ("vad_threshold", 0.05, 0.95),
-            ("context_s", 0.0, 25.0),
-            ("partial_context_s", 0.0, 25.0),
-        ):
-            value = getattr(self, name)
-            ok = not isinstance(value, bool) and isinstance(value, (int, float)) and lo <= value <= hi
-            _check(ok, f"streaming.{name}", value, f"a number in {lo}..{hi}")
-        for name in ("beam_size", "partial_beam_size"):
-            value = getattr(self, name)
-            _check(not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= 10, f"streaming.{name}", value, "an integer in 1..10")
+        _check_rules(vars(self), STREAMING_RULES, "streaming.", None)
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
+    """Every option of a run. `source` is the config file it was read from (None: defaults or code), named by
+    errors found later, when the stages are built; it is not an option and not compared."""
+
     asr: AsrOptions = field(default_factory=AsrOptions)
     ticket: TicketOptions = field(default_factory=TicketOptions)
     streaming: StreamingOptions = field(default_factory=StreamingOptions)
+    source: Optional[str] = field(default=None, compare=False)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: Optional[str] = None) -> "PipelineConfig":
-        """Build from a nested mapping ({"asr": {...}, "ticket": {...}}). Unknown keys are errors."""
-        sections = {"asr": AsrOptions, "ticket": TicketOptions, "streaming": StreamingOptions}
+    def from_dict(cls, data: Any, source: Optional[str] = None) -> "PipelineConfig":
+        """Build from a nested mapping ({"asr": {...}, "ticket": {...}, "streaming": {...}}), as read from JSON.
+
+        Every value is checked (type and range) before anything is built; `ticket.stages` is merged over the
+        default stages.
+
+        Raises:
+            ConfigError: an unknown section or option, or a value of the wrong type or out of range; it names
+                the field, the value, what is accepted and `source`.
+        """
+        sections = {"asr": (AsrOptions, ASR_RULES), "ticket": (TicketOptions, None),
+                    "streaming": (StreamingOptions, STREAMING_RULES)}  # fmt: skip
+        _check(isinstance(data, Mapping), "config", data, 'an object {"asr": {…}, "ticket": {…}, "streaming": {…}}', source)
         kwargs = {}
         for key, value in data.items():
             if key not in sections:
-                raise ConfigError(key, value, f"unknown section; sections are {', '.join(sections)}", source)
-            known = {f.name for f in fields(sections[key])}
+                raise ConfigError(_name(key), value, f"unknown section; sections are {', '.join(sections)}", source)
+            options, rules = sections[key]
+            known = sorted(f.name for f in fields(options))
+            _check(isinstance(value, Mapping), key, value, f"an object of {key} options ({', '.join(known)})", source)
             for sub in value:
                 if sub not in known:
-                    raise ConfigError(f"{key}.{sub}", value[sub], f"unknown option; {key} accepts {', '.join(sorted(known))}", source)
-            value = dict(value)
-            if key == "asr":
-                if value.get("model_dir") is not None:
-                    value["model_dir"] = Path(value["model_dir"])
-                if value.get("channels") is not None:
-                    value["channels"] = tuple(value["channels"])
-            if key == "ticket" and "speakers" in value:
-                value["speakers"] = tuple(value["speakers"])
-            kwargs[key] = sections[key](**value)
-        return cls(**kwargs)
+                    accepted = ", ".join(known)
+                    raise ConfigError(f"{key}.{_name(sub)}", value[sub], f"unknown option; {key} accepts {accepted}", source)
+            if rules is None:
+                _check_ticket(value, source)
+            else:
+                _check_rules(value, rules, f"{key}.", source)
+            kwargs[key] = options(**value)
+        return cls(**kwargs, source=source)
 
     @classmethod
     def from_namespace(cls, ns: argparse.Namespace, base: Optional["PipelineConfig"] = None) -> "PipelineConfig":
@@ -236,10 +331,11 @@ class PipelineConfig:
             streaming = replace(streaming, endpoint_silence_s=ns.endpoint_silence)
         if getattr(ns, "final_beam_size", None) is not None:
             streaming = replace(streaming, beam_size=ns.final_beam_size)
-        return cls(asr=replace(base.asr, **asr), ticket=base.ticket, streaming=streaming)
+        return cls(asr=replace(base.asr, **asr), ticket=base.ticket, streaming=streaming, source=base.source)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        del d["source"]
         if d["asr"]["model_dir"] is not None:
             d["asr"]["model_dir"] = str(d["asr"]["model_dir"])
         return d
@@ -251,5 +347,6 @@ def parse_channels(spec: str) -> Optional[tuple[str, ...]]:
     if spec in ("", "mix"):
         return None
     labels = tuple(p.strip() for p in spec.split(","))
-    AsrOptions(channels=labels)  # validates
+    expected = "'mix', or one distinct speaker label per channel, '-' skips one (operator,caller or -,caller)"
+    _check(_channels(labels), "--channels", spec, expected)
     return labels

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "NumberRun", "PersonalNumber", "find_number_runs", "id_checksum_ok", "mask_pii", "mask_pii_aligned", "number_kind",
-    "personal_numbers",
+    "personal_numbers", "pii_spans",
 ]  # fmt: skip
 
 _DIGIT_VALUES = {"零": "0", "〇": "0", "洞": "0", "幺": "1", "一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
@@ -209,6 +209,16 @@ def _mask_plan(text: str) -> list[tuple[Optional[str], int, int]]:
             pieces.append((kind, run.start if i == 0 else run.chunks[i][0], run.chunks[j - 1][1]))
         flush()
     return pieces
+
+
+def pii_spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) stretches of `text` that `mask_pii` masks, left to right: what must not be shown beside a
+    masked text (e.g. as the evidence of a masked summary).
+
+    >>> pii_spans("我电话13812345678，路灯坏了")
+    [(3, 14)]
+    """
+    return [(start, end) for _, start, end in _mask_plan(text)]
 
 
 def mask_pii(text: str) -> str:

@@ -76,7 +76,8 @@ class Registry:
             raise ConfigError("stage", name, f"unknown stage; available: {', '.join(self.names) or '(none)'}") from None
 
     def build(self, name: str, config: Optional[Mapping[str, Any]] = None) -> Any:
-        """Build the stage `name`, merging `config` over its defaults. Unknown keys are errors."""
+        """Build the stage `name`, merging `config` over its defaults. Unknown keys are errors, and so is a value
+        that is not true or false for an option whose default is (the factory checks the other values)."""
         fac = self.get(name)
         config = dict(config or {})
         unknown = sorted(set(config) - set(fac.default_config))
@@ -84,6 +85,9 @@ class Registry:
             raise ConfigError(
                 f"{name}.{unknown[0]}", config[unknown[0]], f"unknown option; {name} accepts: {', '.join(sorted(fac.default_config)) or '(none)'}"
             )
+        for key, value in config.items():  # a switch is a switch: "false" would be true, 0 would pass for false
+            if isinstance(fac.default_config[key], bool) and not isinstance(value, bool):
+                raise ConfigError(f"{name}.{key}", value, "true or false")
         merged = {**fac.default_config, **config}
         logger.debug("building stage %s with %s", name, merged)
         return fac.func(**merged)
