@@ -19,7 +19,7 @@ from asr.audio import SAMPLE_RATE_HZ, decode_blocks, probe_audio, quiet_pieces, 
 
 from models import resolve_whisper
 
-from .base.config import PipelineConfig, with_source
+from .base.config import PipelineConfig
 from .base.errors import ConfigError
 from .base.types import CallResult, Segment, Transcript
 from .live import CallSession
@@ -53,7 +53,7 @@ class CallPipeline:
         try:
             self.builder = builder or TicketBuilder(self.config.ticket)
         except ConfigError as e:
-            named = with_source(e, self.config.source)
+            named = e.in_file(self.config.source)
             if named is e:
                 raise
             raise named from e

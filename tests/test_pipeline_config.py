@@ -223,14 +223,12 @@ def test_config_parse_channels_names_the_flag(spec):
 
 
 @pytest.mark.parametrize("source", ["hotline.json"])
-def test_config_with_source_names_the_file_once(source):
-    from pipeline.base.config import with_source
-
+def test_config_error_in_file_names_the_file_once(source):
     plain = ConfigError("summarize.extractive.v1.max_chars", -5, "an integer >= 30")
-    named = with_source(plain, source)
+    named = plain.in_file(source)
     assert str(named) == f"Invalid summarize.extractive.v1.max_chars=-5 in {source}: an integer >= 30"
-    assert named.field == plain.field and named.value == -5
-    assert with_source(named, "other.json") is named and with_source(plain, None) is plain
+    assert (named.field, named.value, named.expected, named.source) == (plain.field, -5, plain.expected, source)
+    assert named.in_file("other.json") is named and plain.in_file(None) is plain
 
 
 # property: whatever JSON a config file holds, the parser returns a config or raises ConfigError naming the file ---

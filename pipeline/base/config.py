@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping, Optional
 from .errors import ConfigError
 
 __all__ = [
-    "AsrOptions", "PipelineConfig", "StreamingOptions", "TicketOptions", "DEFAULT_STAGES", "check_number", "with_source",
+    "AsrOptions", "PipelineConfig", "StreamingOptions", "TicketOptions", "DEFAULT_STAGES", "check_number",
 ]  # fmt: skip
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -38,16 +38,6 @@ def _check(cond: bool, name: str, value: object, expected: str, source: Optional
 def _name(key: object) -> str:
     """A key as it goes into a field name: printable text as is, anything else as its repr (a message stays one line)."""
     return key if isinstance(key, str) and key and key.isprintable() else repr(key)
-
-
-def with_source(error: ConfigError, source: Optional[str]) -> ConfigError:
-    """`error` naming the config file `source` too, for what is found after the file was read (a stage's options are
-    checked when the TicketBuilder builds the stage). An error that already names a file comes back as it is."""
-    head = f"Invalid {error.field}={error.value!r}: "
-    message = str(error)
-    if not source or not message.startswith(head):
-        return error
-    return ConfigError(error.field, error.value, message[len(head) :], source)
 
 
 def check_number(field: str, value: object, lo: float, hi: Optional[float] = None, *, integer: bool = False) -> None:

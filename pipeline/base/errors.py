@@ -31,8 +31,17 @@ class ConfigError(HotlineError, ValueError):
     def __init__(self, field: str, value: object, expected: str, source: Optional[str] = None):
         self.field = field
         self.value = value
+        self.expected = expected
+        self.source = source
         where = f" in {source}" if source else ""
         super().__init__(f"Invalid {field}={value!r}{where}: {expected}")
+
+    def in_file(self, source: Optional[str]) -> "ConfigError":
+        """This error naming the config file `source` too (for what is found after the file was read: a stage's
+        options are checked when the stage is built). One that already names a file comes back as it is."""
+        if not source or self.source:
+            return self
+        return ConfigError(self.field, self.value, self.expected, source)
 
 
 class StageError(HotlineError, RuntimeError):
