@@ -248,9 +248,11 @@ class Replay:
     ) -> Iterator[Batch]:
         """Yields the chunks that are due by now, on a clock: everything that has "arrived" since the last batch.
 
-        At speed 1 a chunk is due when its last sample would have been spoken; speed 2 is twice as fast;
-        speed 0 yields one chunk per batch as fast as the consumer takes them. Each chunk comes with the
-        wall time it became due (its "fed" time, for latency).
+        At speed 1 a chunk of `chunk_s` is due when its last sample would have been spoken; speed 2 is twice as
+        fast; speed 0 yields one chunk per batch as fast as the consumer takes them. Each chunk comes with the
+        wall time it became due (its "fed" time, for latency), as a capture's blocks do: a batch that gathered
+        several chunks while the consumer was busy keeps each chunk's own time, so the words early in it are not
+        counted from when the last of it was due (that read the lag about 0.6 s short).
         """
         if not speed >= 0:
             raise ValueError(f"speed must be a number >= 0, got {speed}")
@@ -261,29 +263,32 @@ class Replay:
         while pos < n:
             if speed == 0:
                 end = min(n, pos + step)
-                fed = clock()
             else:
                 due = int((clock() - t0) * speed * SAMPLE_RATE_HZ) // step * step
                 if due <= pos:
                     sleep(max(0.0, t0 + (pos + step) / SAMPLE_RATE_HZ / speed - clock()))
                     continue
                 end = min(n, due)
-                fed = t0 + end / SAMPLE_RATE_HZ / speed
-            yield [
-                (AudioChunk(ch[pos:end], SAMPLE_RATE_HZ, pos / SAMPLE_RATE_HZ, label), fed)
-                for ch, label in zip(self.channels, self.speakers)
-            ]
+            batch: Batch = []
+            for a in range(pos, end, step):
+                b = min(end, a + step)
+                fed = clock() if speed == 0 else t0 + b / SAMPLE_RATE_HZ / speed
+                batch += [(AudioChunk(ch[a:b], SAMPLE_RATE_HZ, a / SAMPLE_RATE_HZ, label), fed) for ch, label in zip(self.channels, self.speakers)]
+            yield batch
             pos = end
 
 
 def capture_batches(capture, timeout_s: float = 5.0) -> Iterator[Batch]:
     """Feed a live capture (asr.capture.Capture): each batch is every chunk captured since the last one, each
-    with the wall time its last sample arrived (start of capture + its audio time). On Ctrl-C the capture is
-    stopped and what is still queued is fed before the interrupt goes on; a device failure arrives as
-    CaptureError after the audio before it."""
+    with the wall time its last sample arrived: start of capture + its audio time, or the moment the batch was
+    in hand if that is earlier (the audio clock is anchored on the first block, which a device can deliver a
+    block late; on a PulseAudio monitor that put every later chunk 65-80 ms in the future, so lags read short
+    and "ticket ready" could be negative). On Ctrl-C the capture is stopped and what is still queued is fed
+    before the interrupt goes on; a device failure arrives as CaptureError after the audio before it."""
 
     def timed(chunks) -> Batch:
-        return [(c, capture.started_s + c.start_s + c.duration_s) for c in chunks]
+        now = time.monotonic()
+        return [(c, min(capture.started_s + c.start_s + c.duration_s, now)) for c in chunks]
 
     try:
         for chunks in capture.batches(timeout_s=timeout_s):

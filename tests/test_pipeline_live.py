@@ -1,11 +1,14 @@
 """CallSession and run_session over a scripted streaming recogniser (no model): how a replayed recording ends."""
 
+import time
+
 import numpy as np
 import pytest
 
 from asr.streaming import StreamUpdate
 from pipeline.call import CallPipeline
-from pipeline.live import Replay, run_session
+from pipeline.base.types import AudioChunk
+from pipeline.live import Replay, capture_batches, run_session
 from pipeline.base.types import Word
 
 SR = 16000
@@ -52,3 +55,49 @@ def test_pipeline_live_replay_end_goes_straight_to_finish(ticket_builder, end_kn
     assert (asr.steps, asr.finishes) == (steps, 1)
     assert result.transcript.text.replace("。", "").endswith("完")
     assert len(session.words) == steps + 1  # every committed word kept, the finish's included
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += s
+
+
+@pytest.mark.parametrize("busy_s", [1.5])
+def test_pipeline_live_replay_keeps_each_chunk_due_time(busy_s):
+    """A batch gathered while the consumer was busy holds each 0.1 s chunk with its own due time (as capture's
+    blocks do), so lag is counted from when each word was spoken, not from when the last of the batch was due."""
+    clock = Clock()
+    batches = Replay([np.zeros(3 * SR, np.float32)], [None]).batches(speed=1, clock=clock.now, sleep=clock.sleep)
+    first = next(batches)
+    clock.t += busy_s  # a decode
+    second = next(batches)
+    assert len(first) == 1 and len(second) >= 14
+    for chunk, fed in first + second:
+        assert chunk.duration_s == pytest.approx(0.1)
+        assert fed == pytest.approx(chunk.start_s + chunk.duration_s)  # speed 1, t0 = 0: due when spoken
+
+
+class EarlyClockCapture:
+    """A capture whose audio clock runs ahead of the wall clock (its first block came a block late)."""
+
+    def __init__(self, ahead_s: float):
+        self.started_s = time.monotonic() + ahead_s
+
+    def batches(self, timeout_s):
+        yield [AudioChunk(np.zeros(1600, np.float32), SR, 0.0, None)]
+
+    def stop(self):
+        pass
+
+
+@pytest.mark.parametrize("ahead_s", [0.08])
+def test_pipeline_live_capture_fed_time_never_in_the_future(ahead_s):
+    before = time.monotonic()
+    [(chunk, fed)] = next(capture_batches(EarlyClockCapture(ahead_s)))
+    assert before <= fed <= time.monotonic()
