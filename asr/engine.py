@@ -24,7 +24,7 @@ from .hygiene import clean_text, clean_word, is_hallucination
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DecodeOptions", "EngineInfo", "WhisperEngine"]
+__all__ = ["DecodeOptions", "EngineInfo", "WhisperEngine", "cuda_device_count"]
 
 MAX_PASSES = 3  # the first decode plus passes over speech it skipped (see WhisperEngine._skipped_speech)
 MAX_REPEATS = 2  # consecutive segments with the same text kept before the rest count as a decoding loop
@@ -85,15 +85,22 @@ class EngineInfo:
     cpu_threads: int
 
 
+def cuda_device_count() -> Optional[int]:
+    """CUDA devices CTranslate2 sees: 0 without a CUDA runtime, None when CTranslate2 is not installed."""
+    try:
+        import ctranslate2
+    except ImportError:
+        return None
+    try:
+        return ctranslate2.get_cuda_device_count()
+    except Exception:  # no CUDA runtime at all
+        return 0
+
+
 def _pick_device(requested: str) -> str:
     if requested != "auto":
         return requested
-    try:
-        import ctranslate2
-
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    except Exception:  # no CUDA runtime at all
-        return "cpu"
+    return "cuda" if (cuda_device_count() or 0) > 0 else "cpu"
 
 
 def _load_faster_whisper():

@@ -189,15 +189,9 @@ def _check_device(device: str) -> None:
     """A `cuda` device is there (`auto` falls back to the CPU by itself)."""
     if device != "cuda":
         return
-    try:
-        import ctranslate2
-    except ImportError:
-        return  # the engine says which extra to install
-    try:
-        count = ctranslate2.get_cuda_device_count()
-    except Exception:  # no CUDA driver at all
-        count = 0
-    if count == 0:
+    from asr.engine import cuda_device_count
+
+    if cuda_device_count() == 0:  # None: CTranslate2 is not installed, and the engine says which extra to install
         raise ConfigError("asr.device", device, "a device this machine has; CTranslate2 sees no CUDA device (use cpu or auto)")
 
 
