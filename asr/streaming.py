@@ -172,7 +172,7 @@ class OnlineWhisper:
         self._buffer = np.zeros(0, dtype=np.float32)
         self._context = np.zeros(0, dtype=np.float32)  # audio just before the buffer (see context_s)
         self._buffer_start_s = 0.0  # stream time of self._buffer[0]
-        self._since_decode_s = 0.0
+        self._since_decode = 0  # samples inserted since the last decode (an integer: ten 0.1 s chunks make exactly 1 s)
         self._heard_until_s = 0.0  # stream time up to which the last decode heard the audio
         self.window_start_s = 0.0  # stream time where the latest decode's window starts
         self._agreement = LocalAgreement()
@@ -183,7 +183,7 @@ class OnlineWhisper:
         if samples.ndim != 1:
             raise ValueError(f"audio chunk must be mono (1-D), got shape {samples.shape}")
         self._buffer = np.concatenate([self._buffer, samples])
-        self._since_decode_s += len(samples) / SAMPLE_RATE_HZ
+        self._since_decode += len(samples)
 
     @property
     def buffer_s(self) -> float:
@@ -237,9 +237,9 @@ class OnlineWhisper:
 
     # --- steps ----------------------------------------------------------------------------------
     def process_iter(self) -> StreamUpdate:
-        if not should_decode(self._since_decode_s, self.buffer_s, self.options.min_step_s):
+        if not should_decode(self._since_decode / SAMPLE_RATE_HZ, self.buffer_s, self.options.min_step_s):
             return StreamUpdate()
-        self._since_decode_s = 0.0
+        self._since_decode = 0
         speech = self._speech()
         if not speech:  # silence: keep only a short tail in case speech starts at its very end
             pending = self._agreement.flush()

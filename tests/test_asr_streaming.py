@@ -276,7 +276,8 @@ def test_streaming_finish_decodes_only_speech_not_heard_yet(trailing_s, decodes_
     total_s = u1[-1].end_s + 0.1 + trailing_s
     audio = np.zeros(int(total_s * SR), np.float32)
     audio[int(0.2 * SR) : int(u1[-1].end_s * SR)] = 0.5
-    asr = OnlineWhisper(None, StreamingOptions(min_step_s=1.0), vad=_energy_vad)
+    # decodes every 0.8 s: at 3.2 s the last one has heard the speech and its 0.2 s pad (to 3.1 s) when 0.5 s follow
+    asr = OnlineWhisper(None, StreamingOptions(min_step_s=0.8), vad=_energy_vad)
     asr.backend = ScriptBackend(u1, asr)
     out = []
     for p in range(0, len(audio), SR // 10):
@@ -299,3 +300,19 @@ def test_streaming_rejects_multichannel_chunk(shape):
     asr = OnlineWhisper(None, vad=_energy_vad)
     with pytest.raises(ValueError, match="mono"):
         asr.insert_audio_chunk(np.zeros(shape, np.float32))
+
+
+def test_streaming_steps_on_whole_samples_not_summed_seconds():
+    """Ten 0.1 s chunks are one second: a 1 s step decodes on the tenth chunk. Summing float seconds made them
+    0.9999…, so every step waited for an eleventh chunk (decodes every 1.1 s of a replay or capture)."""
+    audio = np.full(SR * 3, 0.5, np.float32)
+    asr = OnlineWhisper(None, StreamingOptions(min_step_s=1.0), vad=_energy_vad)
+    asr.backend = ScriptBackend(words("一 二 三", start=0.2), asr)
+    decoded_at = []
+    for i, p in enumerate(range(0, len(audio), SR // 10), 1):
+        asr.insert_audio_chunk(audio[p : p + SR // 10])
+        before = asr.backend.calls
+        asr.process_iter()
+        if asr.backend.calls > before:
+            decoded_at.append(i)
+    assert decoded_at == [10, 20, 30]
