@@ -91,3 +91,32 @@ def test_asr_engine_streaming_decode_gets_its_own_beam_and_temperatures(final, b
     _engine(model, []).transcribe_words(np.zeros(SR, np.float32), final=final, beam_size=beam)
     assert model.kwargs[0]["beam_size"] == beam
     assert model.kwargs[0]["temperature"] == ([0.0, 0.2, 0.4, 0.6] if final else 0.0)
+
+
+def test_asr_engine_gives_freed_memory_back_after_each_decode(monkeypatch):
+    """Each streaming decode, and each batch transcription (also one stopped early), ends with malloc_trim:
+    without it a 30-minute replay grew ~120 MB after its first minute (bench/memory.py)."""
+    import asr.engine
+
+    trims: list[int] = []
+    monkeypatch.setattr(asr.engine, "_MALLOC_TRIM", lambda pad: trims.append(pad) or 1)
+    engine = _engine(ScriptModel([(0.0, 1.0, "你好")], [(0.0, 1.0, "你好")], [(0.0, 1.0, "路灯坏了")]), [(0.0, 1.0)])
+    engine.transcribe_words(np.zeros(SR, np.float32))
+    assert trims == [0]
+    assert [s.text for s in engine.transcribe(np.zeros(SR, np.float32))] == ["你好。"]
+    assert trims == [0, 0]
+    stopped = engine.transcribe(np.zeros(SR, np.float32))
+    next(stopped)
+    stopped.close()
+    assert trims == [0, 0, 0]
+
+
+def test_asr_engine_malloc_trim_is_found_on_glibc():
+    import platform
+
+    import asr.engine
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    assert asr.engine._MALLOC_TRIM is not None
+    asr.engine.release_freed_memory()
