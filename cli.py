@@ -133,6 +133,27 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the known models and which are ready offline")
     m.add_argument("--model-dir", help="model cache directory")
     m.add_argument("--fetch", metavar="NAME", help="assemble or download NAME into the cache now")
+
+    us = sub.add_parser("users", help="add or list the accounts of the operator console (hotline serve)")
+    usub = us.add_subparsers(dest="users_command", required=True)
+    ua = usub.add_parser("add", help="add an account; the password is asked twice, or read as one line from stdin")
+    ua.add_argument("name", help="login name")
+    ua.add_argument("--role", required=True, choices=("operator", "supervisor"),
+                    help="operators see their own calls; supervisors see all and export")  # fmt: skip
+    ul = usub.add_parser("list", help="list the accounts")
+    for p in (ua, ul):
+        p.add_argument("--db", help="SQLAlchemy database URL (default: a SQLite file in the user's data folder)")
+    sv = sub.add_parser("serve", help="run the operator console: a web page for live calls, tickets and the ticket list")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    sv.add_argument("--max-live", dest="max_live", type=int, help="live calls at once; more are recorded and drafted after hang-up (default: the CPU count)")
+    sv.add_argument("--db", help="SQLAlchemy database URL (default: a SQLite file in the user's data folder)")
+    sv.add_argument("--data-dir", dest="data_dir", help="folder for the call recordings (default: the user's data folder)")
+    sv.add_argument("--allow-origin", dest="allow_origins", action="append", default=[], metavar="ORIGIN",
+                    help="another origin the page may be served from, e.g. https://desk.example.org behind a proxy (repeatable)")
+    sv.add_argument("--endpoint-silence", type=float, help="silence (s) that ends an utterance and commits it (default 0.6)")
+    sv.add_argument("--beam-size", dest="final_beam_size", type=int, help="beam for each utterance's last decode (default 1: greedy)")
+    _add_asr_args(sv, streaming=True)
     return ap
 
 
@@ -459,6 +480,78 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_password(name: str) -> str:
+    """The new account's password: typed twice at a terminal (not echoed), else the first line of stdin."""
+    import getpass
+
+    from pipeline.store import StoreError
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("the same password again: ") != password:
+            raise StoreError("the two passwords differ; nothing was added")
+        return password
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    if not line:
+        raise StoreError("no password: type it at the prompt, or give it as one line on stdin")
+    return line.rstrip("\r\n")
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from pipeline.store import StoreError, default_db_url, open_store
+
+    store = open_store(args.db or default_db_url())
+    try:
+        if args.users_command == "list":
+            for user in store.list_users():
+                print(f"{user.name}\t{user.role}\t{user.created_at:%Y-%m-%d %H:%M} UTC")
+            return 0
+        if store.get_user(args.name) is not None:  # before asking for a password
+            raise StoreError(f"user name {args.name!r} is taken")
+        user = store.add_user(args.name, _new_password(args.name), args.role)
+        print(f"added {user.role} {user.name!r}")
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Check the model, the recordings folder, the database and the port, load Whisper, then serve until Ctrl-C or
+    SIGTERM (open calls finish their tickets first); a stop by either is a clean exit (0)."""
+    import re
+
+    from pipeline.base.config import check_number
+    from pipeline.server import ServerSettings, bind_socket, create_app, default_data_dir, default_max_live, serve
+    from pipeline.store import default_db_url, open_store
+
+    check_number("--port", args.port, 0, 65535, integer=True)
+    if args.max_live is not None:
+        check_number("--max-live", args.max_live, 0, integer=True)
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    pipeline = _checked_pipeline(args, audio=True)
+    pipeline.check(audio=False, out_dir=data_dir, out_field="--data-dir")
+    settings = ServerSettings(host=args.host, port=args.port, data_dir=data_dir, allowed_origins=tuple(args.allow_origins),
+                              max_live=default_max_live() if args.max_live is None else args.max_live)  # fmt: skip
+    url = args.db or default_db_url()
+    store = open_store(url)
+    try:
+        sock = bind_socket(args.host, args.port)
+        app = create_app(settings, pipeline, store)  # loads Whisper
+        host, port = sock.getsockname()[:2]
+        host = f"[{host}]" if ":" in host else host
+        shown = re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
+        print(f"hotline: console on http://{host}:{port}/ · at most {settings.max_live} live calls · tickets in {shown} · "
+              f"recordings in {settings.recordings_dir} · Ctrl-C stops", file=sys.stderr, flush=True)  # fmt: skip
+        try:
+            serve(app, sock, access_log=args.verbose > 0)
+        except KeyboardInterrupt:  # uvicorn stopped gracefully, then passed the signal on
+            pass
+        print("hotline: console stopped", file=sys.stderr)
+        return 0
+    finally:
+        store.close()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
@@ -470,7 +563,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         commands = {"transcribe": cmd_transcribe, "ticket": cmd_ticket, "train-classifier": cmd_train_classifier, "models": cmd_models,
-                    "replay": cmd_replay, "live": cmd_live, "devices": cmd_devices}
+                    "replay": cmd_replay, "live": cmd_live, "devices": cmd_devices, "users": cmd_users,
+                    "serve": cmd_serve}
         return commands[args.command](args)
     except (HotlineError, ImportError) as e:  # ImportError: an optional dependency, with the pip line that installs it
         print(f"hotline: error: {e}", file=sys.stderr)

@@ -1,0 +1,175 @@
+"""DecodeScheduler: one decode worker, live before after-call, round robin within a priority, errors in the
+caller's thread, a clean shutdown. The fake engine's decodes wait on events the test controls."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from pipeline.base.types import Word
+from pipeline.server import AFTER_CALL, LIVE, DecodeScheduler, SchedulerClosed
+
+TIMEOUT_S = 10.0
+
+
+class GateEngine:
+    """Each decode returns one word naming the job (its samples' first value) after `gate` opens; a job whose
+    first sample is negative raises. `hold` is called inside every decode (tests pass a wait condition)."""
+
+    def __init__(self):
+        self.gate = threading.Event()
+        self.gate.set()
+        self.started = threading.Event()
+        self.hold = None
+        self.threads: set[str] = set()
+
+    def transcribe_words(self, samples, final=False, beam_size=None):
+        self.threads.add(threading.current_thread().name)
+        self.started.set()
+        assert self.gate.wait(TIMEOUT_S)
+        if self.hold is not None:
+            self.hold()
+        if samples[0] < 0:
+            raise ValueError(f"bad audio {samples[0]:g}")
+        return [Word(0.0, 1.0, f"w{samples[0]:g}")]
+
+
+def job(value: float) -> np.ndarray:
+    return np.full(160, value, np.float32)
+
+
+def wait_until(cond, what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.002)
+
+
+def in_thread(fn, *args) -> tuple[threading.Thread, dict]:
+    out: dict = {}
+
+    def run():
+        try:
+            out["result"] = fn(*args)
+        except BaseException as e:
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
+
+
+@pytest.mark.parametrize("n_after", [2])
+def test_server_scheduler_runs_live_before_after_call(n_after):
+    engine = GateEngine()
+    with DecodeScheduler(engine) as scheduler:
+        engine.gate.clear()
+        first, _ = in_thread(scheduler.backend("live-a", LIVE).transcribe_words, job(1))
+        assert engine.started.wait(TIMEOUT_S)  # the worker is busy with live-a's decode
+        after = [in_thread(scheduler.backend(f"draft-{i}", AFTER_CALL).transcribe_words, job(10 + i)) for i in range(n_after)]
+        wait_until(lambda: scheduler.stats().waiting == n_after, "the after-call jobs to queue")
+        live, out = in_thread(scheduler.backend("live-b", LIVE).transcribe_words, job(2))
+        wait_until(lambda: scheduler.stats().waiting == n_after + 1, "the live job to queue")
+        engine.gate.set()
+        for t, _ in [(first, None), (live, out), *after]:
+            t.join(TIMEOUT_S)
+        assert out["result"][0].text == "w2"
+        order = scheduler.stats().order
+    assert order == ("live-a", "live-b", *(f"draft-{i}" for i in range(n_after)))  # the live job jumped the queue
+
+
+@pytest.mark.parametrize("jobs_each", [6])
+def test_server_scheduler_alternates_between_busy_sessions(jobs_each):
+    """Two live sessions that always have a job ready: neither gets a second decode while the other waits."""
+    engine = GateEngine()
+    total = 2 * jobs_each
+    served = []
+
+    with DecodeScheduler(engine) as scheduler:
+
+        def other_is_waiting():  # a decode ends only once the other session's next job has queued
+            served.append(1)
+            if len(served) < total:
+                wait_until(lambda: scheduler.stats().waiting >= 1, "the other session's job")
+
+        engine.hold = other_is_waiting
+
+        def session(name, value):
+            backend = scheduler.backend(name, LIVE)
+            return [backend.transcribe_words(job(value))[0].text for _ in range(jobs_each)]
+
+        a, out_a = in_thread(session, "a", 1)
+        b, out_b = in_thread(session, "b", 2)
+        a.join(TIMEOUT_S)
+        b.join(TIMEOUT_S)
+        stats = scheduler.stats()
+    assert out_a["result"] == ["w1"] * jobs_each and out_b["result"] == ["w2"] * jobs_each
+    assert stats.served == {"a": jobs_each, "b": jobs_each}
+    assert all(x != y for x, y in zip(stats.order, stats.order[1:])), stats.order
+    assert engine.threads == {"hotline-decode"}  # every decode ran on the one worker thread
+
+
+@pytest.mark.parametrize("queued_each", [3])
+def test_server_scheduler_round_robin_over_sessions_with_several_jobs_queued(queued_each):
+    """Sessions with several jobs waiting each (e.g. two speakers' recognisers of one call) still take turns:
+    a session that was just served waits behind every other session that has a job."""
+    engine = GateEngine()
+    with DecodeScheduler(engine) as scheduler:
+        engine.gate.clear()
+        warm, _ = in_thread(scheduler.backend("warm", LIVE).transcribe_words, job(0))
+        assert engine.started.wait(TIMEOUT_S)
+        threads = []
+        for name, value in (("a", 1), ("b", 2)):
+            for _ in range(queued_each):
+                threads.append(in_thread(scheduler.backend(name, LIVE).transcribe_words, job(value)))
+                wait_until(lambda: scheduler.stats().waiting == len(threads), "the job to queue")
+        engine.gate.set()
+        for t, _ in [(warm, None), *threads]:
+            t.join(TIMEOUT_S)
+        order = scheduler.stats().order
+    assert order == ("warm", *("a", "b") * queued_each)
+
+
+@pytest.mark.parametrize("bad", [-1.0])
+def test_server_scheduler_failing_decode_raises_in_its_callers_thread_only(bad):
+    engine = GateEngine()
+    with DecodeScheduler(engine) as scheduler:
+        failing, out_bad = in_thread(scheduler.backend("bad", LIVE).transcribe_words, job(bad))
+        failing.join(TIMEOUT_S)
+        good, out_good = in_thread(scheduler.backend("good", LIVE).transcribe_words, job(3))
+        good.join(TIMEOUT_S)
+        assert scheduler.alive
+    assert isinstance(out_bad["error"], ValueError) and "bad audio -1" in str(out_bad["error"])
+    assert out_good == {"result": [Word(0.0, 1.0, "w3")]}
+
+
+@pytest.mark.parametrize("waiting", [2])
+def test_server_scheduler_close_stops_the_worker_and_fails_waiting_jobs(waiting):
+    engine = GateEngine()
+    scheduler = DecodeScheduler(engine).start()
+    engine.gate.clear()
+    running, out_running = in_thread(scheduler.backend("first", LIVE).transcribe_words, job(1))
+    assert engine.started.wait(TIMEOUT_S)
+    queued = [in_thread(scheduler.backend(f"s{i}", LIVE).transcribe_words, job(2)) for i in range(waiting)]
+    wait_until(lambda: scheduler.stats().waiting == waiting, "the jobs to queue")
+    closer, _ = in_thread(scheduler.close, TIMEOUT_S)
+    for t, _ in queued:
+        t.join(TIMEOUT_S)
+    assert all(isinstance(out["error"], SchedulerClosed) for _, out in queued)
+    assert scheduler.alive  # still finishing the decode it had started
+    engine.gate.set()
+    closer.join(TIMEOUT_S)
+    running.join(TIMEOUT_S)
+    assert not scheduler.alive
+    assert out_running["result"][0].text == "w1"  # the decode under way was finished, not dropped
+    with pytest.raises(SchedulerClosed, match="shutting down"):
+        scheduler.backend("late", LIVE).transcribe_words(job(1))
+
+
+@pytest.mark.parametrize("priority", [-1, "0"])
+def test_server_scheduler_refuses_a_bad_priority(priority):
+    with pytest.raises(ValueError, match="priority"):
+        DecodeScheduler(GateEngine()).backend("x", priority)
