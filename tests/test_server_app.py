@@ -288,3 +288,40 @@ def test_server_settings_name_the_bad_field(tmp_path, field, value):
 
     with pytest.raises(ConfigError, match=f"Invalid {field}="):
         ServerSettings(data_dir=tmp_path, **{field: value})
+
+
+def test_server_every_route_of_the_app_is_refused_without_session(client, app_parts):
+    """Not only the routes listed above: every HTTP route the app has (a route added later included) answers
+    401 or a redirect to the login page without a session; only the login page itself is public."""
+    from starlette.routing import Mount, Route
+
+    def flat(routes):
+        for route in routes:
+            inner = getattr(route, "original_router", None)  # FastAPI's included router
+            yield from flat(inner.routes) if inner is not None else (route,)
+
+    seen = 0
+    for route in flat(app_parts[0].routes):
+        if isinstance(route, Mount):
+            paths, methods = [route.path + "/app.js"], {"GET"}
+        elif isinstance(route, Route):
+            paths, methods = [route.path.replace("{ticket_id}", "1")], set(route.methods or {"GET"}) - {"HEAD"}
+        else:
+            continue  # the websocket: test_server_websocket_refused_without_session
+        for path in paths:
+            for method in methods:
+                r = client.request(method, path, follow_redirects=False)
+                seen += 1
+                if path == "/login":
+                    assert r.status_code in (200, 401, 422), (method, path)
+                else:
+                    assert r.status_code == 401 or (r.status_code, r.headers.get("location")) == (303, "/login"), (method, path, r.status_code)
+    assert seen >= 14
+
+
+@pytest.mark.parametrize("path", ["/login", "/api/tickets", "/"])
+def test_server_responses_carry_security_headers(client, path):
+    r = client.get(path, follow_redirects=False)
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
