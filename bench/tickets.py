@@ -25,6 +25,14 @@ None == None).
 Drafting time: ``TicketBuilder`` with the default stages but ``category.linear.v1`` for the category,
 ``build(text_transcript(text))`` on de-spaced held-out texts (after a warm-up), median and p95 per call.
 
+Summary (``--spoken``, default ``../shared/eval/tickets/annotated_dev.jsonl``; ``bench/summary_metrics.py`` has
+the measures): every message's ``spoken`` version drafted by the same builder (default summary stage) and scored
+with ``score_tickets.py``'s own ``rouge_l`` (character ROUGE-L F1 against the operator-style ``summary``, frame words
+dropped), next to the lead-60 baseline (the first 60 characters of the call) in the same run. Also on the two fixed
+halves of the set (``sha256(id)`` even: half A, the one the stage was developed on; odd: half B, checked at the end),
+the faithfulness share, ``request_named``, the recognition errors of ``spoken_asr_errors`` copied into the summary or
+corrected, and the summary stage's own time per call (p50, p95).
+
 The last line is machine-readable.
 """
 
@@ -51,9 +59,11 @@ from models.registry import resolve_classifier  # noqa: E402
 from pipeline.base.config import DEFAULT_STAGES, TicketOptions  # noqa: E402
 from pipeline.ticket import TicketBuilder, text_transcript  # noqa: E402
 from pipeline.base.types import TextDoc  # noqa: E402
+from bench.summary_metrics import summary_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "tickets" / "labelled_segmented.jsonl"
+DEFAULT_SPOKEN = REPO.parent / "shared" / "eval" / "tickets" / "annotated_dev.jsonl"
 LOCATION_FIXTURE = REPO / "tests" / "fixtures" / "location_real.jsonl"
 _NON_WORD = re.compile(r"[^\w]")
 
@@ -141,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="category_linear_v1", help="shipped classifier name or .npz path")
     ap.add_argument("--location-fixture", type=Path, default=LOCATION_FIXTURE)
     ap.add_argument("--draft-limit", type=int, default=300, help="texts timed for drafting (0 = all)")
+    ap.add_argument("--spoken", type=Path, default=DEFAULT_SPOKEN, help="annotated messages with spoken versions and reference summaries")
     args = ap.parse_args(argv)
 
     model_path = resolve_classifier(args.model)
@@ -223,7 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     p50, p95 = statistics.median(times), percentile(times, 0.95)
     median_chars = statistics.median(len(t) for t in draft_texts)
     print(f"\ndrafting ({len(times)} texts, median {median_chars:.0f} chars): p50 {p50:.1f} ms, p95 {p95:.1f} ms per call")
-    print(f"category_acc={acc:.4f} category_macro_f1={f1:.4f} location_acc={loc} draft_ms_p50={p50:.1f} draft_ms_p95={p95:.1f}")
+    summary = ""
+    if args.spoken.is_file():
+        print()
+        summary = " " + summary_report(builder, args.spoken)
+    else:
+        print(f"\nsummary: no annotated file at {args.spoken}")
+    print(f"category_acc={acc:.4f} category_macro_f1={f1:.4f} location_acc={loc} draft_ms_p50={p50:.1f} draft_ms_p95={p95:.1f}"
+          f"{summary}")  # fmt: skip
     return 0
 
 

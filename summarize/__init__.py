@@ -1,6 +1,9 @@
 """Ticket summary stages.
 
 Stages:
+    summarize.structured.v1 (the default): "来电人反映：<where><what>，诉求：<request>。" as an operator writes it:
+        the caller's words without fillers, sure recognition errors fixed from the domain vocabulary, numbers in
+        digits, the request without the asking; phone and ID numbers masked.
     summarize.extractive.v1: "来电人反映：<where><what>；诉求：<request>。" from the caller's own clauses,
         with phone and ID numbers masked.
     summarize.transformers.v1: the same shape written by a local seq2seq or causal language model (transformers,
@@ -18,15 +21,19 @@ from pipeline.base.privacy import mask_pii
 from pipeline.base.registry import Registry
 
 from .extractive import make_extractive_summary
+from .structured import make_structured_summary
 from .transformers_backend import make_transformers_summary
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["STAGES", "make_extractive_summary", "make_transformers_summary", "mask_pii", "register"]
+__all__ = [
+    "STAGES", "make_extractive_summary", "make_structured_summary", "make_transformers_summary", "mask_pii", "register",
+]  # fmt: skip
 
 # registered name -> factory
 STAGES = MappingProxyType({
     "summarize.extractive.v1": make_extractive_summary,
+    "summarize.structured.v1": make_structured_summary,
     "summarize.transformers.v1": make_transformers_summary,
 })
 

@@ -65,6 +65,8 @@ def test_classify_register_is_idempotent(times):
         ("location.gazetteer.v1", {"gazetteer": None, "min_confidence": 0.3}),
         ("urgency.rules.v1", {"cues": None, "default_confidence": 0.5}),
         ("summarize.extractive.v1", {"max_chars": 120, "default_request": "请相关部门核实处理", "consult_request": "请予以解答", "mask_pii": True}),
+        ("summarize.structured.v1", {"what_chars": 34, "request_chars": 12, "default_request": "核实处理", "frame_by_type": True,
+                                     "correct_asr": True, "mask_pii": True}),
     ],
 )
 def test_classify_default_config(name, defaults):
@@ -148,8 +150,8 @@ def test_classify_evidence_matches_text(builder, text):
                 "department": "住建委",
                 "location": "浦东新区 张杨路500号",
                 "urgency": "一般",
-                # with location.spacy.v1 as the default the problem clause is kept whole
-                "summary": "来电人反映：我住在浦东新区张杨路500号，小区门口路灯坏了一个星期了，晚上很黑；诉求：希望尽快派人来修。",
+                # summarize.structured.v1 (the default): fillers out, the request without the asking
+                "summary": "来电人反映：浦东新区张杨路500号，小区门口路灯坏一个星期，晚上黑，诉求：尽快派人来修。",
             },
         ),
         (
@@ -160,7 +162,7 @@ def test_classify_evidence_matches_text(builder, text):
                 "department": "生态环境局",
                 "location": None,
                 "urgency": "一般",
-                "summary": "来电人反映：我们小区旁边有个工厂晚上偷排污水，河水都发臭了；诉求：请相关部门核实处理。",
+                "summary": "来电人反映：小区旁边有个工厂晚上偷排污水，河水发臭，诉求：核实处理。",
             },
         ),
         (
@@ -172,7 +174,7 @@ def test_classify_evidence_matches_text(builder, text):
                 "department": "生态环境局",
                 "location": "松江区 九亭镇",
                 "urgency": "紧急",
-                "summary": "来电人反映：闻到很浓的煤气味，好像燃气泄漏了，在松江区九亭镇；诉求：请相关部门核实处理。",
+                "summary": "来电人反映：闻到很浓煤气味，好像燃气泄漏，在松江区九亭镇，诉求：核实处理。",
             },
         ),
         (
@@ -183,7 +185,7 @@ def test_classify_evidence_matches_text(builder, text):
                 "department": "公安局",
                 "location": None,
                 "urgency": "一般",
-                "summary": "来电人反映：请问一下办理居住证需要什么材料；诉求：请予以解答。",
+                "summary": "来电人咨询：办理居住证需要什么材料。",  # a consultation: the question is the request
             },
         ),
     ],

@@ -26,7 +26,7 @@ DEFAULT_STAGES: Mapping[str, str] = {
     "urgency": "urgency.rules.v2",
     "caller_phone": "caller.phone.v1",
     "caller_id": "caller.id.v1",
-    "summary": "summarize.extractive.v1",
+    "summary": "summarize.structured.v1",
 }
 
 
