@@ -140,6 +140,13 @@ def summary_report(builder: TicketBuilder, annotated: Path, scorer_path: Optiona
     config = dict(builder.options.stage_config.get(stage_name, {}))
     stage = registry.build(stage_name, config)  # the builder's summary stage, built again to be timed alone
     default_request = {**registry.get(stage_name).default_config, **config}.get("default_request")
+    # the learned clause selector against the position rule it replaced, same calls, same fields
+    position = None
+    if stage_name == "summarize.structured.v1":
+        from summarize.structured import build_structured_summary
+
+        position = build_structured_summary(**{**registry.get(stage_name).default_config, **config}, selector="position")
+    pos_scores: dict[str, list[float]] = {"A": [], "B": []}
     builder.build(text_transcript("我家楼下的路灯坏了好几天了，在张杨路500号，希望尽快修。"))  # warm-up
     per: dict[str, dict[str, list[float]]] = {h: {"ours": [], "lead": []} for h in ("A", "B")}
     faithful, named, overlap, wanted, times, defaults = 0, 0, 0, 0, [], 0
@@ -157,6 +164,8 @@ def summary_report(builder: TicketBuilder, annotated: Path, scorer_path: Optiona
         half = half_of(row["id"])
         per[half]["ours"].append(scorer.rouge_l(ours, row["summary"]))
         per[half]["lead"].append(scorer.rouge_l(row["spoken"][:60], row["summary"]))
+        if position is not None:
+            pos_scores[half].append(scorer.rouge_l(position(doc, fields).value or "", row["summary"]))
         bad = unsupported_facts(ours, row["spoken"])
         faithful += not bad
         if bad and len(examples) < 3:
@@ -190,6 +199,22 @@ def summary_report(builder: TicketBuilder, annotated: Path, scorer_path: Optiona
                                         ("all", ours_all, lead_all)):  # fmt: skip
         mo, ml = statistics.fmean(ours_part), statistics.fmean(lead_part)
         print(f"| {label} | {len(ours_part)} | {mo:.3f} | {ml:.3f} | {mo / ml:.2f}x |")
+    if position is not None:
+        pa, pb = statistics.fmean(pos_scores["A"]), statistics.fmean(pos_scores["B"])
+        pall = statistics.fmean(pos_scores["A"] + pos_scores["B"])
+        print(f"| the same with selector: position (the rule the learned selector replaced) | {n} | A {pa:.3f}, B {pb:.3f}, "
+              f"all {pall:.3f} | | {pall / statistics.fmean(lead_all):.2f}x |")
+        try:
+            from summarize.selector import MODEL_FILE, model_sha256
+            from importlib import resources
+            card = json.loads((resources.files("summarize") / "data" / MODEL_FILE.replace(".npz", ".json")).read_text(encoding="utf-8"))
+            cv = card.get("cv", {})
+            print(f"learned selector {model_sha256()[:12]}: trained on these calls, so the figures above are in-sample; its "
+                  f"{cv.get('folds')}-fold cross-validated ROUGE-L (every call summarised by a model that never saw it): "
+                  f"all {cv.get('rouge_l')}, half A {cv.get('rouge_l_a')}, half B {cv.get('rouge_l_b')} "
+                  f"({cv.get('rouge_l', 0) / statistics.fmean(lead_all):.2f}x lead-60)")
+        except (OSError, ValueError, KeyError):
+            pass
     print(f"faithful (numbers, places, parties all in the transcript): {faithful}/{n} = {faithful / n:.3f}")
     for mid, text, bad in examples:
         print(f"  e.g. {mid}: {text} — not said: {', '.join(bad)}")

@@ -31,7 +31,9 @@ with ``score_tickets.py``'s own ``rouge_l`` (character ROUGE-L F1 against the op
 dropped), next to the lead-60 baseline (the first 60 characters of the call) in the same run. Also on the two fixed
 halves of the set (``sha256(id)`` even: half A, the one the stage was developed on; odd: half B, checked at the end),
 the faithfulness share, ``request_named``, the recognition errors of ``spoken_asr_errors`` copied into the summary or
-corrected, and the summary stage's own time per call (p50, p95).
+corrected, and the summary stage's own time per call (p50, p95). For ``summarize.structured.v1`` also the same stage
+with the position rule its learned clause selector replaced, and the selector's cross-validated ROUGE-L from its card
+(the in-sample figure is not the honest one: the shipped selector was trained on these calls).
 
 The last line is machine-readable.
 """

@@ -3,7 +3,8 @@
 Stages:
     summarize.structured.v1 (the default): "来电人反映：<where><what>，诉求：<request>。" as an operator writes it:
         the caller's words without fillers, sure recognition errors fixed from the domain vocabulary, numbers in
-        digits, the request without the asking; phone and ID numbers masked.
+        digits, the request without the asking; phone and ID numbers masked. The clauses of <what> are chosen by a
+        learned selector (`summarize.selector`, shipped weights, retrained by ``bench/train_summary_selector.py``).
     summarize.extractive.v1: "来电人反映：<where><what>；诉求：<request>。" from the caller's own clauses,
         with phone and ID numbers masked.
     summarize.transformers.v1: the same shape written by a local seq2seq or causal language model (transformers,

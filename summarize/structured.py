@@ -31,11 +31,12 @@ from pipeline.base.segmenter import shared_segmenter
 from pipeline.base.types import Evidence, TextDoc, TicketField
 
 from .extractive import Clause, _evidence, split_clauses
+from .selector import Candidate, Selector, load_selector
 from .spoken import correct_terms, digits, keep_tokens, written
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Part", "make_structured_summary"]
+__all__ = ["Part", "build_structured_summary", "content_candidates", "make_structured_summary"]
 
 NAME = "summarize.structured.v1"
 CITED_BONUS = 3.0  # a clause the classifiers cited ranks as if said three clauses earlier
@@ -87,15 +88,36 @@ def make_structured_summary(
     correct_asr: bool = True,
     mask_pii: bool = True,
 ):
+    """Build the stage with the shipped learned clause selector (`build_structured_summary` says what each option
+    does, and takes another selector)."""
+    return build_structured_summary(what_chars, request_chars, default_request, frame_by_type, correct_asr, mask_pii)
+
+
+def build_structured_summary(
+    what_chars: int = 34,
+    request_chars: int = 12,
+    default_request: str = "核实处理",
+    frame_by_type: bool = True,
+    correct_asr: bool = True,
+    mask_pii: bool = True,
+    selector: str = "learned",
+    selector_model: Optional[str] = None,
+):
     """Build the stage.
 
     Args:
-        what_chars: the longest <where><what> (>= 10); clauses are added in order while they fit.
+        what_chars: the longest <where><what> (>= 10). The shipped selector's tuned budget (its card's
+            ``what_chars``) is 34; a retrained one prints its own, to set here.
         request_chars: the longest <request> (>= 4).
         default_request: <request> when the caller asks for nothing.
         frame_by_type: write 来电人咨询 (without 诉求) and 来电人建议 for those request types (else always 来电人反映).
         correct_asr: fix sure recognition errors from the domain vocabulary (`summarize.spoken.CONFUSIONS`).
         mask_pii: mask phone and ID numbers.
+        selector: how <what>'s clauses are chosen: "learned" (the shipped logistic clause scorer,
+            `summarize.selector`, trained by ``summarize/train.py``) or "position" (the earliest clauses, those the
+            classifiers cited and, in a consultation, questions first).
+        selector_model: a selector file (.npz written by ``summarize/train.py``) or a `Selector`, instead of the
+            shipped one.
 
     Returns:
         A stage whose value is the summary (None for a call without Chinese text or with greetings only) and whose
@@ -107,23 +129,22 @@ def make_structured_summary(
     if not isinstance(default_request, str) or not default_request.strip():
         raise ValueError(f"{NAME} default_request must be a non-empty str, got {default_request!r}")
     do_mask, do_correct, by_type = bool(mask_pii), bool(correct_asr), bool(frame_by_type)
+    if selector not in ("learned", "position"):
+        raise ValueError(f"{NAME} selector must be 'learned' or 'position', got {selector!r}")
+    if isinstance(selector_model, Selector) or selector != "learned":
+        model = selector_model if selector == "learned" else None
+    else:
+        model = load_selector(str(selector_model) if selector_model else None)
 
     def summarize(doc: TextDoc, fields: Mapping[str, TicketField]) -> TicketField:
-        clauses = [c for c in split_clauses(doc) if _HAN.search(c.text)]
-        if not clauses:
+        plan = _plan(doc, fields, do_mask, do_correct, by_type, request_chars)
+        if plan is None:
             return TicketField.unknown()
-        kind = _value(fields.get("request_type"))
-        places = _place_spans(fields.get("location"))
-        said = {s.id: (mask_pii_aligned(s.text) if do_mask else s.text) for s in doc.segments}
-        parts = [p for p in (_part(doc, said, c, places, do_correct) for c in clauses) if p is not None]
-        if not parts:
-            return TicketField.unknown()
-        consult = by_type and kind == "咨询"
-        request = _request(doc, said, [p for p in parts if not (consult and _QUESTION.search(p.clause.text))], places,
-                           do_correct, request_chars)
-        in_request = set() if request is None else {id(p) for p in request[1]}
-        content = [p for p in parts if id(p) not in in_request and (consult or p.kind != "request")]
-        chosen = _choose(content, what_chars, consult, _cited(fields))
+        said, kind, consult, places, request, content = plan
+        if model is not None:
+            chosen = _choose_learned(content, what_chars, consult, _cited(fields), places, model)
+        else:
+            chosen = _choose(content, what_chars, consult, _cited(fields))
         where = _where(said, fields.get("location"), chosen)
         what = "，".join(p.text for p in chosen)
         if not what and not where and request is None:
@@ -144,6 +165,38 @@ def make_structured_summary(
         return TicketField(summary, round(confidence, 4), evidence)
 
     return summarize
+
+
+def _plan(doc: TextDoc, fields: Mapping[str, TicketField], do_mask: bool, do_correct: bool, by_type: bool,
+          request_chars: int):
+    """What the summary is chosen from: (said, request type, consult, place spans, request, content parts), or None
+    for a call with nothing to summarise."""
+    clauses = [c for c in split_clauses(doc) if _HAN.search(c.text)]
+    if not clauses:
+        return None
+    kind = _value(fields.get("request_type"))
+    places = _place_spans(fields.get("location"))
+    said = {s.id: (mask_pii_aligned(s.text) if do_mask else s.text) for s in doc.segments}
+    parts = [p for p in (_part(doc, said, c, places, do_correct) for c in clauses) if p is not None]
+    if not parts:
+        return None
+    consult = by_type and kind == "咨询"
+    request = _request(doc, said, [p for p in parts if not (consult and _QUESTION.search(p.clause.text))], places,
+                       do_correct, request_chars)
+    in_request = set() if request is None else {id(p) for p in request[1]}
+    content = [p for p in parts if id(p) not in in_request and (consult or p.kind != "request")]
+    return said, kind, consult, places, request, content
+
+
+def content_candidates(doc: TextDoc, fields: Mapping[str, TicketField], mask_pii: bool = True, correct_asr: bool = True,
+                       frame_by_type: bool = True, request_chars: int = 12) -> tuple[list[Part], list[Candidate], bool]:
+    """The parts <what> is chosen from, their selector candidates and whether the call is a consultation (for
+    training the selector: ``summarize/train.py``)."""
+    plan = _plan(doc, fields, mask_pii, correct_asr, frame_by_type, request_chars)
+    if plan is None:
+        return [], [], False
+    _, _, consult, places, _, content = plan
+    return content, candidates(content, _cited(fields), places), consult
 
 
 def _value(field: Optional[TicketField]) -> Optional[str]:
@@ -327,6 +380,25 @@ def _choose(parts: list[Part], budget: int, consult: bool, cited: frozenset[tupl
         picked.append(i)
         used += cost
     return [parts[i] for i in sorted(picked)]
+
+
+def candidates(parts: list[Part], cited, places) -> list[Candidate]:
+    """What `summarize.selector.clause_features` needs of each part."""
+    out = []
+    for k, p in enumerate(parts):
+        c = p.clause
+        spans = [(c.segment_id, a, b) for a, b in places.get(c.segment_id, [])]
+        first = k == 0 or parts[k - 1].clause.sentence != c.sentence
+        out.append(Candidate(p.text, c.text, c.sentence, first, _overlaps(c, cited), _overlaps(c, spans), p.kind))
+    return out
+
+
+def _choose_learned(parts: list[Part], budget: int, consult: bool, cited, places, model: Selector) -> list[Part]:
+    """The clauses the learned selector keeps (`Selector.choose`), in the caller's order."""
+    if not parts:
+        return []
+    scores = model.scores(model.features_of(candidates(parts, cited, places), consult))
+    return [parts[i] for i in model.choose([p.text for p in parts], list(scores), budget)]
 
 
 _LEVEL = (re.compile(r".*[省市区县]$"), re.compile(r".*(?:镇|乡|街道)$"), re.compile(r".*(?:路|街|道|线|巷)$"))

@@ -286,3 +286,95 @@ def test_summarize_bench_faithfulness_checker(summary, transcript, missing):
     from bench.summary_metrics import unsupported_facts
 
     assert unsupported_facts(summary, transcript) == missing
+
+
+# --- the learned clause selector (summarize.selector, trained by summarize/train.py) ---
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+from importlib import resources  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from summarize.selector import (  # noqa: E402
+    FEATURES, LEXICAL_BUCKETS, MODEL_FILE, Candidate, Selector, load_selector, model_sha256, read_selector,
+)
+from summarize.structured import build_structured_summary  # noqa: E402
+
+
+def _shipped(name: str):
+    return resources.files("summarize") / "data" / name
+
+
+def test_selector_shipped_weights_are_what_the_training_wrote():
+    card = json.loads(_shipped(MODEL_FILE.replace(".npz", ".json")).read_text(encoding="utf-8"))
+    data = _shipped(MODEL_FILE).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == card["sha256"] == model_sha256()
+    assert len(data) < 200_000  # a small numbers-only file
+    sel = load_selector()
+    assert sel.features == FEATURES and card["features"] == len(FEATURES)
+    assert sel.weights.shape == sel.mean.shape == sel.scale.shape == (len(FEATURES),)
+    assert sel.lexical is not None and sel.lexical.shape == (LEXICAL_BUCKETS,) == (card["lexical_buckets"],)
+    assert np.isfinite(sel.weights).all() and np.isfinite(sel.lexical).all()
+    assert (sel.threshold, sel.what_chars) == (card["threshold"], card["what_chars"])
+    assert sel.what_chars == DEFAULTS["what_chars"]  # the stage's default budget is the one the selector was tuned with
+    with np.load(str(_shipped(MODEL_FILE)), allow_pickle=False) as z:  # numbers and the feature names only
+        assert {z[k].dtype.kind for k in z.files} <= {"f", "i", "U"}
+
+
+def _cand(text: str, sentence: int) -> Candidate:
+    return Candidate(text, text, sentence, True, False, False, "content")
+
+
+def test_selector_prefers_a_problem_clause_over_a_greeting():
+    sel = load_selector()
+    greeting, problem = _cand("打扰你一下跟你说个事", 0), _cand("小区门口路灯坏了好几天", 1)
+    scores = sel.scores(sel.features_of([greeting, problem], False))
+    assert scores[1] > scores[0]
+    # with room for one clause, the problem is the one kept, even said second
+    assert sel.choose([greeting.text, problem.text], list(scores), 12) == [1]
+
+
+def test_selector_choose_keeps_the_callers_order_and_skips_repeats():
+    sel = Selector(np.zeros(len(FEATURES)), 0.0, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), threshold=0.0)
+    texts = ["路灯坏", "楼下路灯坏", "没人修", "很危险"]
+    assert sel.choose(texts, [1.0, 2.0, 0.5, -1.0], 20) == [1, 2]  # 路灯坏 is inside 楼下路灯坏; 很危险 below 0
+    assert sel.choose(texts, [-3.0, -2.0, -4.0, -5.0], 20) == [1]  # the best is always kept
+    assert sel.choose(["一二三四五六七八九十"], [0.0], 5) == [0]  # alone and too long: kept (cut later)
+
+
+def test_selector_file_round_trip_and_feature_check(tmp_path):
+    sel = load_selector()
+    path = sel.save(tmp_path / "sel.npz")
+    again = read_selector(path)
+    assert np.array_equal(again.weights, sel.weights) and again.threshold == sel.threshold
+    assert again.what_chars == sel.what_chars and np.array_equal(again.lexical, sel.lexical)
+    with pytest.raises(ValueError):
+        Selector(np.zeros(3), 0.0, np.zeros(3), np.ones(3), 0.0)
+
+
+@pytest.mark.parametrize(
+    "text,selector,summary",
+    [
+        ("你好，我们家是去年搬过来的，小区里面的垃圾好几天没人清理了，臭得不行，麻烦你们处理一下。", "learned",
+         "来电人反映：小区垃圾几天无人清理，诉求：处理。"),
+        ("你好，我们家是去年搬过来的，小区里面的垃圾好几天没人清理了，臭得不行，麻烦你们处理一下。", "position",
+         "来电人反映：去年搬过来，臭得不行，诉求：处理。"),  # the earliest clauses that fit
+    ],
+)  # fmt: skip
+def test_summarize_structured_learned_selector_picks_the_matter(text, selector, summary):
+    stage = build_structured_summary(what_chars=12, selector=selector)
+    assert stage(_doc(text), {}).value == summary
+
+
+def test_summarize_structured_selector_option_is_checked():
+    with pytest.raises(ValueError):
+        build_structured_summary(selector="best")
+
+
+def test_summarize_train_labels_and_rouge():
+    train = pytest.importorskip("summarize.train")
+    assert train.rouge_l("来电人反映：路灯坏了，诉求：处理。", "来电人反映：路灯坏了，诉求：处理。") == 1.0
+    assert train.rouge_l("来电人反映：甲乙", "来电人反映：丙丁") == 0.0
+    y = train.oracle_labels(["我是老王", "楼下路灯坏了", "晚上很黑"], "来电人反映：楼下路灯坏了，晚上很黑，诉求：尽快修复。")
+    assert y.tolist() == [0.0, 1.0, 1.0]
