@@ -26,10 +26,10 @@ the stretches between the 0.4 s runs of zeros (their count is checked against th
 covers exactly the span streamed, not a whole-clip reference against part of a clip.
 
 What is measured, per session (one caller's call in one round):
-- lag p50/p95 (live calls): for every `committed` event, its `end_s` (stream time) gives the frame that holds
-  that audio (the frame of sample end_s·16000 − 1); lag = the event's arrival at this client − when that frame was
-  sent (after `send` returned). No event is skipped, those committed by the hang-up included. Percentiles are
-  numpy's linear ones over the session's events.
+- lag p50/p95 (live calls), per word as in the rest of the project: each word of a `committed` event has its end
+  in stream time (`word_ends_s`), which gives the frame that holds it (the frame of sample end_s·16000 − 1); lag =
+  the event's arrival at this client − when that frame was sent (after `send` returned). No word is skipped, those
+  committed by the hang-up included. Percentiles are numpy's linear ones over the session's words.
 - ready: hang-up sent → `ticket_final` arrives (live); for a call that got `busy` (or a live call that fell back
   after an error): hang-up sent → `GET /api/tickets/{id}` (polled every 0.2 s) shows it no longer "processing".
 - CER of the committed text (live) or of the stored transcript (fallback) against the stream's reference:
@@ -297,10 +297,11 @@ async def run_call(session: Session, ws, t0: float, base: str, token: str, ticke
                 kind = event.get("type")
                 if kind == "committed":
                     session.committed.append(event.get("text") or "")
-                    frame = min(max(int(round(float(event["end_s"]) * SR)) - 1, 0) // FRAME, frames - 1)
-                    if math.isnan(sent[frame]):  # a word timed past what was sent: the latest frame sent
-                        frame = int(np.nanargmax(sent)) if not np.all(np.isnan(sent)) else frame
-                    session.lags.append(arrived - sent[frame])
+                    for end_s in event.get("word_ends_s") or [event["end_s"]]:
+                        frame = min(max(int(round(float(end_s) * SR)) - 1, 0) // FRAME, frames - 1)
+                        if math.isnan(sent[frame]):  # a word timed past what was sent: the latest frame sent
+                            frame = int(np.nanargmax(sent)) if not np.all(np.isnan(sent)) else frame
+                        session.lags.append(arrived - sent[frame])
                 elif kind == "error":
                     session.errors.append(f"error event: {event.get('message')}")
                 elif kind in ("ticket_final", "queued"):

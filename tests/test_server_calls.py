@@ -55,6 +55,8 @@ def test_server_call_live_events_and_final_ticket(tmp_path, ticket_builder, text
         committed = [e for e in events if e["type"] == "committed"]
         assert _plain("".join(e["text"] for e in committed)) == _plain(text)
         assert all(e["speaker"] is None and e["end_s"] > e["start_s"] for e in committed)
+        # each word's end, for per-word lag: ascending, the last one the event's end
+        assert all(e["word_ends_s"] == sorted(e["word_ends_s"]) and e["word_ends_s"][-1] == e["end_s"] for e in committed)
         assert all(set(e) == {"type", "speaker", "text"} for e in events if e["type"] == "partial")
         assert final["fields"]["category"] and final["draft"]["category"]["value"] == final["fields"]["category"]
         assert np.array_equal(_recorded(final["audio"]), audio)  # every sample kept

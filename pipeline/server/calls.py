@@ -134,7 +134,8 @@ def update_events(update: SessionUpdate, shown_tails: dict) -> list[dict]:
             text = _text(t.word for t in run)
             if text:
                 events.append({"type": "committed", "speaker": run[0].speaker, "text": text,
-                               "start_s": round(run[0].word.start_s, 3), "end_s": round(run[-1].word.end_s, 3)})  # fmt: skip
+                               "start_s": round(run[0].word.start_s, 3), "end_s": round(run[-1].word.end_s, 3),
+                               "word_ends_s": [round(t.word.end_s, 3) for t in run]})  # fmt: skip
             run = []
         if timed is not None:
             run.append(timed)
