@@ -14,11 +14,15 @@ Each measurement runs in its own subprocess, so peaks do not mix and every run s
   Peak = the child's `ru_maxrss`. The issue's target: the long recording's peak within 1.3x the short one's.
 - replay: the recording decoded whole (`load_audio`, as `hotline replay` does), then fed at speed 0 through
   `CallPipeline().session()` and `pipeline.live.run_session(session, Replay([audio], [None]).batches(speed=0), ...)`.
-  A thread samples VmRSS every 50 ms; "RSS at 1 min" is the RSS when the first `--first-minute` of audio has been
-  fed, growth = the largest RSS after that minus it. The target: under 50 MB for a 30-minute call.
+  A thread samples VmRSS every 50 ms. Three readings of "growth after the first minute" (the first `--first-minute`
+  of audio fed), all printed: `growth` = the largest RSS after it minus the one sample taken when it was reached
+  (a sample that falls between two decodes reads low: the engine gives a decode's working memory back after it);
+  `peak growth` = the largest RSS after it minus the largest during it (how much more the process ever needs than
+  it needed in its first minute); `retained growth` = the same for the RSS between decodes (the lowest sample in
+  each 10 s of audio), which is what a leak would raise. The target: under 50 MB for a 30-minute call.
 
 The table goes to stdout, with a last line that is machine-readable:
-`peak_batch_5min_mb=… peak_batch_2h_mb=… ratio_2h_vs_5min=… replay_30min_growth_after_1min_mb=…` (the key names
+`peak_batch_5min_mb=… peak_batch_2h_mb=… ratio_2h_vs_5min=… replay_30min_growth_after_1min_mb=… replay_30min_peak_growth_mb=… replay_30min_retained_growth_mb=…` (the key names
 stay the same whatever the sizes; the table says what was run; a part not run is `n/a`).
 """
 
@@ -142,11 +146,21 @@ def child_replay(path: Path, first_minute: float) -> dict:
     stop.set()
     sampler.join()
     samples.append((fed_s[0], rss_mb()))
-    at_first = next((rss for fed, rss in samples if fed >= first_minute * 60), samples[-1][1])
-    after = [rss for fed, rss in samples if fed >= first_minute * 60] or [at_first]
+    first_s = first_minute * 60
+    at_first = next((rss for fed, rss in samples if fed >= first_s), samples[-1][1])
+    before = [rss for fed, rss in samples if fed < first_s] or [at_first]
+    after = [rss for fed, rss in samples if fed >= first_s] or [at_first]
     quarters = [max([rss for fed, rss in samples if fed <= replay.end_s * q / 4] or [0.0]) for q in (1, 2, 3, 4)]
+    # the RSS a decode leaves behind: the lowest RSS in each 10 s of audio fed (between decodes)
+    floors: dict[int, float] = {}
+    for fed, rss in samples:
+        floors[int(fed // 10)] = min(rss, floors.get(int(fed // 10), rss))
+    floor_first = floors.get(int(first_s // 10), at_first)
+    floor_after = max([v for k, v in floors.items() if k >= int(first_s // 10)] or [floor_first])
     return {"audio_s": replay.end_s, "wall_s": wall, "ok": outcome.ok, "words": outcome.latency.words,
             "rss_at_first_minute_mb": at_first, "rss_max_after_mb": max(after), "growth_mb": max(after) - at_first,
+            "peak_first_minute_mb": max(before), "peak_growth_mb": max(after) - max(before),
+            "floor_first_minute_mb": floor_first, "floor_max_after_mb": floor_after, "floor_growth_mb": floor_after - floor_first,
             "rss_max_by_quarter_mb": quarters, "peak_mb": peak_mb()}  # fmt: skip
 
 
@@ -215,6 +229,10 @@ def main() -> int:
         if "rss_max_by_quarter_mb" in r:
             print(f"{label}: max RSS by quarter of the call: {[round(x) for x in r['rss_max_by_quarter_mb']]} MB; "
                   f"{r['words']} words committed, ok={r['ok']}")  # fmt: skip
+            print(f"{label}: peak RSS in the first minute {r['peak_first_minute_mb']:.0f} MB, after it {r['rss_max_after_mb']:.0f} MB "
+                  f"(peak growth {r['peak_growth_mb']:.1f} MB); RSS between decodes (lowest per 10 s of audio) at the first "
+                  f"minute {r['floor_first_minute_mb']:.0f} MB, highest after it {r['floor_max_after_mb']:.0f} MB "
+                  f"(retained growth {r['floor_growth_mb']:.1f} MB)")  # fmt: skip
     by = {label: r for label, _, r in rows}
     short, long_, replay = by.get("batch short"), by.get("batch long"), by.get("replay speed 0")
     fields = {
@@ -222,6 +240,8 @@ def main() -> int:
         "peak_batch_2h_mb": f"{long_['peak_mb']:.0f}" if long_ else "n/a",
         "ratio_2h_vs_5min": f"{long_['peak_mb'] / short['peak_mb']:.3f}" if short and long_ else "n/a",
         "replay_30min_growth_after_1min_mb": f"{replay['growth_mb']:.1f}" if replay else "n/a",
+        "replay_30min_peak_growth_mb": f"{replay['peak_growth_mb']:.1f}" if replay else "n/a",
+        "replay_30min_retained_growth_mb": f"{replay['floor_growth_mb']:.1f}" if replay else "n/a",
     }
     print(" ".join(f"{k}={v}" for k, v in fields.items()))
     return 0
