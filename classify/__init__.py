@@ -19,6 +19,8 @@ Stages:
     request_type.rules.v2: v1, plus 求助/投诉 at a modest confidence when the caller only describes a problem.
     urgency.rules.v2: v1's level with the priority and time limit of ``priority_table.csv`` (UrgencyField).
     caller.phone.v1, caller.id.v1: the phone and ID numbers the caller says (unmasked, digits only).
+    request_type.linear.v1: the request type from a small trained linear model (numpy only; the default).
+    urgency.linear.v1: urgent or not from a small trained linear model, the level from the cue rules (the default).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pipeline.base.registry import Registry
 from .caller import make_caller_id, make_caller_phone
 from .category import make_category_keywords
 from .department import make_department_table
+from .fields_linear import make_request_type_linear, make_urgency_linear
 from .linear import make_category_linear
 from .location import make_location_gazetteer, make_location_spacy
 from .request_type import make_request_type_rules, make_request_type_rules_v2
@@ -48,7 +51,9 @@ __all__ = [
     "make_location_gazetteer",
     "make_location_spacy",
     "make_request_type_rules",
+    "make_request_type_linear",
     "make_request_type_rules_v2",
+    "make_urgency_linear",
     "make_urgency_rules",
     "make_urgency_rules_v2",
     "register",
@@ -67,6 +72,8 @@ STAGES = MappingProxyType({
     "urgency.rules.v2": make_urgency_rules_v2,
     "caller.phone.v1": make_caller_phone,
     "caller.id.v1": make_caller_id,
+    "request_type.linear.v1": make_request_type_linear,
+    "urgency.linear.v1": make_urgency_linear,
 })
 
 

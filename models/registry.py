@@ -446,6 +446,22 @@ CLASSIFIERS: dict[str, ClassifierSpec] = {
         description="top-level ticket category, NB-SVM over character 1-4-grams and jieba words (7 classes, "
         "trained on the TipDM 2020 messages; recipe classify/train.py, card category_linear_v1.json)",
     ),
+    "request_type_linear_v1": ClassifierSpec(
+        name="request_type_linear_v1",
+        file="request_type_linear_v1.npz",
+        sha256="a7552e93def7407fe0b366bc946cc4f36046b6cd1c860fe2858af99fed56c6a4",
+        loader="classify.fields_linear:load_field_model",
+        description="request type (咨询 求助 投诉 举报 建议), linear SVM over character 1-3-grams of the text and its "
+        "head (recipe classify/train_fields.py, card request_type_linear_v1.json)",
+    ),
+    "urgency_linear_v1": ClassifierSpec(
+        name="urgency_linear_v1",
+        file="urgency_linear_v1.npz",
+        sha256="f9948c072029682d3e7572bd8a66764f88f14d5d38ed5d22d690375660579860",
+        loader="classify.fields_linear:load_field_model",
+        description="urgent (紧急/加急) or 一般, logistic regression over character 1-3-grams; thresholds tuned by "
+        "nested cross-validation (recipe classify/train_fields.py, card urgency_linear_v1.json)",
+    ),
 }
 
 

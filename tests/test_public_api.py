@@ -14,11 +14,13 @@ REGISTERED_STAGES = {
     "department.table.v1",
     "location.gazetteer.v1",
     "location.spacy.v1",
+    "request_type.linear.v1",
     "request_type.rules.v1",
     "request_type.rules.v2",
     "summarize.extractive.v1",
     "summarize.structured.v1",
     "summarize.transformers.v1",
+    "urgency.linear.v1",
     "urgency.rules.v1",
     "urgency.rules.v2",
 }

@@ -19,11 +19,11 @@ COMPUTE_TYPES = ("auto", "default", "int8", "int8_float16", "int8_float32", "int
 
 # ticket field -> registered stage name, run in this order (later stages may read earlier fields)
 DEFAULT_STAGES: Mapping[str, str] = {
-    "request_type": "request_type.rules.v2",
+    "request_type": "request_type.linear.v1",
     "category": "category.linear.v1",
     "department": "department.table.v1",
     "location": "location.spacy.v1",
-    "urgency": "urgency.rules.v2",
+    "urgency": "urgency.linear.v1",
     "caller_phone": "caller.phone.v1",
     "caller_id": "caller.id.v1",
     "summary": "summarize.structured.v1",
