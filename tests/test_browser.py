@@ -170,6 +170,22 @@ def _launch(p, tmp: Path, wav: Path):
     )
 
 
+def _wait_js(page, expression: str, timeout: float = 30_000) -> None:
+    """Wait until `expression` is true in the page, polling with `page.evaluate`. (Playwright's wait_for_function
+    compiles its predicate with `new Function` inside the page, which the console's Content-Security-Policy
+    forbids, as it should: the page runs under its real CSP here.)"""
+    from playwright.sync_api import Error as PlaywrightError
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        with contextlib.suppress(PlaywrightError):  # a navigation between two polls
+            if page.evaluate(expression):
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout / 1000:.0f} s waiting for: {expression}")
+        page.wait_for_timeout(100)
+
+
 def _status_is(label: str) -> str:
     return f"document.querySelector('#ticket-status').textContent === {label!r}"
 
@@ -192,13 +208,13 @@ def _login(page, base: str, name: str) -> None:
     page.fill("#login-password", PASSWORD)
     page.click("#login-submit")
     page.wait_for_url(base + "/")
-    page.wait_for_function("document.querySelectorAll('#device-select option').length > 0")
+    _wait_js(page, "document.querySelectorAll('#device-select option').length > 0")
     assert page.text_content("#user-name") == name
 
 
 def _list_loaded(page) -> None:
     """Wait until the ticket list shows the answer to its latest load (the page numbers its loads)."""
-    page.wait_for_function("document.querySelector('#ticket-list').dataset.seq === String(state.listSeq)")
+    _wait_js(page, "document.querySelector('#ticket-list').dataset.seq === String(state.listSeq)")
 
 
 def _api(page, path: str):
@@ -221,16 +237,18 @@ def test_browser_console_call_to_dispatched_ticket(console: dict, tmp_path: Path
     with _playwright() as p, contextlib.closing(_launch(p, tmp_path, wav)) as ctx:
         page = ctx.new_page()
         page.on("pageerror", lambda e: page_errors.append(str(e)))
+        # the page runs under its real Content-Security-Policy: anything of it the policy refuses is an error too
+        page.on("console", lambda m: m.type == "error" and "Content Security Policy" in m.text and page_errors.append(m.text))
         page.add_init_script(WS_TAP)
         _login(page, base, "op1")
         assert page.is_hidden("#export-csv") and page.is_hidden("#export-json"), "operators cannot export"
 
         # Answer: the caller's words appear live, the draft fills in.
         page.click("#answer")
-        page.wait_for_function("document.querySelector('#call-status').dataset.phase === 'live'", timeout=30_000)
+        _wait_js(page, "document.querySelector('#call-status').dataset.phase === 'live'", timeout=30_000)
         assert page.text_content("#call-mode") == "实时转写"
-        page.wait_for_function("document.querySelector('#transcript .seg') !== null", timeout=DRAFT_WAIT_MS)
-        page.wait_for_function(
+        _wait_js(page, "document.querySelector('#transcript .seg') !== null", timeout=DRAFT_WAIT_MS)
+        _wait_js(page, 
             "['category', 'location', 'summary'].some(f => document.querySelector('#field-' + f).value !== '')",
             timeout=DRAFT_WAIT_MS,
         )
@@ -249,9 +267,9 @@ def test_browser_console_call_to_dispatched_ticket(console: dict, tmp_path: Path
 
         # Let the whole recording play (it plays once, from when the capture starts), then hang up and wait for the
         # stored draft.
-        page.wait_for_function(f"window.__wsTap.binary / 2 / 16000 >= {audio_s + 0.5}", timeout=DRAFT_WAIT_MS)
+        _wait_js(page, f"window.__wsTap.binary / 2 / 16000 >= {audio_s + 0.5}", timeout=DRAFT_WAIT_MS)
         page.click("#hangup")
-        page.wait_for_function(_status_is("草稿"), timeout=DRAFT_WAIT_MS)
+        _wait_js(page, _status_is("草稿"), timeout=DRAFT_WAIT_MS)
         assert page.text_content("#ticket-id") == f"#{call_id}"
         assert page.input_value("#field-caller_phone") == CALLER_PHONE
         tap = page.evaluate("window.__wsTap")
@@ -278,14 +296,14 @@ def test_browser_console_call_to_dispatched_ticket(console: dict, tmp_path: Path
         page.fill("#field-location", EDITED_LOCATION)
         page.keyboard.press("Alt+ArrowDown")
         assert page.evaluate("document.activeElement.id") == "field-district", "Alt+↓ moves to the next field"
-        page.wait_for_function("document.querySelector('#save-state').textContent === '已保存'")
+        _wait_js(page, "document.querySelector('#save-state').textContent === '已保存'")
         if not page.input_value("#field-department"):
             pytest.fail(f"the draft has no department to dispatch to; transcript {transcript!r}", pytrace=False)
         department = page.input_value("#field-department")
         page.keyboard.press("Control+Enter")
-        page.wait_for_function(_status_is("已确认"))
+        _wait_js(page, _status_is("已确认"))
         page.keyboard.press("Control+Shift+D")
-        page.wait_for_function(_status_is("已派单"))
+        _wait_js(page, _status_is("已派单"))
         info = page.text_content("#ticket-dispatch")
         assert department in info and re.search(r"办结期限：\d{4}-\d\d-\d\d \d\d:\d\d", info), info
         assert page.is_disabled("#field-location"), "a dispatched ticket is no longer editable"
@@ -319,6 +337,8 @@ def test_browser_supervisor_upload_list_filters_export(console: dict, tmp_path: 
     with _playwright() as p, contextlib.closing(_launch(p, tmp_path, wav)) as ctx:
         page = ctx.new_page()
         page.on("pageerror", lambda e: page_errors.append(str(e)))
+        # the page runs under its real Content-Security-Policy: anything of it the policy refuses is an error too
+        page.on("console", lambda m: m.type == "error" and "Content Security Policy" in m.text and page_errors.append(m.text))
 
         # A wrong password: the login page again, with the reason.
         page.goto(base + "/login")
@@ -336,7 +356,7 @@ def test_browser_supervisor_upload_list_filters_export(console: dict, tmp_path: 
         page.wait_for_selector("#notice.info:not([hidden])")
         ticket_id = int(re.search(r"#(\d+)", page.text_content("#notice")).group(1))
         row = f"#ticket-list tr[data-id='{ticket_id}']"
-        page.wait_for_function(f"(document.querySelector(\"{row}\") || {{}}).textContent?.includes('草稿')",
+        _wait_js(page, f"(document.querySelector(\"{row}\") || {{}}).textContent?.includes('草稿')",
                                timeout=DRAFT_WAIT_MS)  # fmt: skip
         assert "sup1" in page.text_content(row), "supervisors see the owner column"
         ticket = _api(page, f"/api/tickets/{ticket_id}")[1]
@@ -371,9 +391,9 @@ def test_browser_supervisor_upload_list_filters_export(console: dict, tmp_path: 
         if not page.input_value("#field-department"):
             page.fill("#field-department", "市场监管局")
         page.click("#confirm")
-        page.wait_for_function(_status_is("已确认"))
+        _wait_js(page, _status_is("已确认"))
         page.click("#dispatch")
-        page.wait_for_function(_status_is("已派单"))
+        _wait_js(page, _status_is("已派单"))
         page.wait_for_timeout(1000)  # 0.36 s past due
         page.click("#tab-list")
         _list_loaded(page)
