@@ -32,12 +32,10 @@ Stages:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -50,7 +48,7 @@ from pipeline.base.config import check_number
 from pipeline.base.errors import ModelError
 from pipeline.base.types import TextDoc, TicketField, UrgencyField
 
-from .linear import evidence_for
+from .linear import evidence_for, npz_lines, read_card, softmax, terms_by_index, tfidf
 from .matching import has_chinese
 from .request_type import REQUEST_TYPES, make_request_type_rules_v2
 from .urgency import _level, load_priority_table, load_urgency_cues
@@ -124,21 +122,11 @@ class FieldModel:
 
     def vectorize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(indices, L2-normalised TF-IDF values) of the known terms of `text`."""
-        vocab = self.vocabulary
-        pairs = [(vocab[t], c) for t, c in Counter(self.terms(text)).items() if t in vocab]
-        if not pairs:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        idx = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
-        tf = np.fromiter((c for _, c in pairs), dtype=np.float32, count=len(pairs))
-        values = (1.0 + np.log(tf)) * self.idf[idx]
-        norm = float(np.sqrt(np.dot(values, values)))
-        return idx, values / norm if norm > 0 else values
+        return tfidf(self.vocabulary, self.idf, self.terms(text))
 
     def probabilities(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
         scores = values @ self.weights[idx] + self.bias if len(idx) else self.bias.copy()
-        z = self.temperature * (scores - scores.max())
-        e = np.exp(z)
-        return e / e.sum()
+        return softmax(scores, self.temperature)
 
     def top_terms(self, idx: np.ndarray, values: np.ndarray, column: int, n: int = _EVIDENCE_TERMS) -> list[tuple[str, float]]:
         """The terms of 2+ characters pushing class `column` up most (head terms as their plain text), largest first."""
@@ -159,9 +147,7 @@ class FieldModel:
     def _inverse(self) -> Sequence[str]:
         inv = self.__dict__.get("_inv")
         if inv is None:
-            inv = [""] * len(self.vocabulary)
-            for t, i in self.vocabulary.items():
-                inv[i] = t
+            inv = terms_by_index(self.vocabulary)
             object.__setattr__(self, "_inv", inv)
         return inv
 
@@ -185,11 +171,6 @@ class FieldModel:
         return path
 
 
-def _lines(arr: np.ndarray) -> list[str]:
-    text = arr.tobytes().decode("utf-8")
-    return text.split("\n") if text else []
-
-
 @lru_cache(maxsize=8)
 def load_field_model(path: PathLike) -> FieldModel:
     """Load a ``.npz`` written by `FieldModel.save` (and its ``.json`` card beside it, if any).
@@ -203,14 +184,13 @@ def load_field_model(path: PathLike) -> FieldModel:
             version = int(z["format_version"])
             if version != FORMAT_VERSION:
                 raise ModelError(f"field model {str(path)!r} has format version {version}, this code reads {FORMAT_VERSION}")
-            terms = _lines(z["vocabulary"])
+            terms = npz_lines(z["vocabulary"])
             lo, hi, head = (int(x) for x in z["settings"])
             threshold, cue_threshold = (float(x) for x in z["thresholds"])
-            card_path = path.with_suffix(".json")
-            card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+            card = read_card(path.with_suffix(".json"))
             model = FieldModel(
                 task=z["task"].tobytes().decode("utf-8"),
-                classes=tuple(_lines(z["classes"])),
+                classes=tuple(npz_lines(z["classes"])),
                 vocabulary=MappingProxyType({t: i for i, t in enumerate(terms)}),
                 idf=z["idf"].astype(np.float32),
                 weights=z["weights"].astype(np.float32),

@@ -67,6 +67,11 @@ __all__ = [
     "load_linear_model",
     "make_category_linear",
     "normalize",
+    "npz_lines",
+    "read_card",
+    "softmax",
+    "terms_by_index",
+    "tfidf",
 ]
 
 PathLike = Union[str, Path]
@@ -211,24 +216,13 @@ class LinearModel:
 
     def vectorize(self, terms: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """(indices, L2-normalised TF-IDF values) of the known terms."""
-        counts = Counter(terms)
-        vocab = self.vocabulary
-        pairs = [(vocab[t], c) for t, c in counts.items() if t in vocab]
-        if not pairs:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        idx = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
-        tf = np.fromiter((c for _, c in pairs), dtype=np.float32, count=len(pairs))
-        values = (1.0 + np.log(tf)) * self.idf[idx]
-        norm = float(np.sqrt(np.dot(values, values)))
-        return idx, values / norm if norm > 0 else values
+        return tfidf(self.vocabulary, self.idf, terms)
 
     def scores_of(self, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
         return values @ self.weights[idx] + self.bias if len(idx) else self.bias.copy()
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
-        z = self.temperature * (scores - scores.max())
-        e = np.exp(z)
-        return e / e.sum()
+        return softmax(scores, self.temperature)
 
     def predict(self, text: str, featurizer: "Featurizer", n_words: int = MAX_EVIDENCE_TERMS) -> Prediction:
         """Probabilities of every class for `text`, best first, and the `n_words` kept jieba tokens that push the
@@ -257,9 +251,7 @@ class LinearModel:
     def _terms_by_index(self) -> Sequence[str]:
         inv = self.__dict__.get("_inverse")
         if inv is None:
-            inv = [""] * len(self.vocabulary)
-            for t, i in self.vocabulary.items():
-                inv[i] = t
+            inv = terms_by_index(self.vocabulary)
             object.__setattr__(self, "_inverse", inv)
         return inv
 
@@ -286,7 +278,35 @@ class LinearModel:
         return path
 
 
-def _lines(arr: np.ndarray) -> list[str]:
+def tfidf(vocabulary: Mapping[str, int], idf: np.ndarray, terms: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, L2-normalised TF-IDF values: ``1 + log tf`` times idf) of the terms in `vocabulary`; shared by
+    every linear model of the package (category here, request type and urgency in `fields_linear`)."""
+    pairs = [(vocabulary[t], c) for t, c in Counter(terms).items() if t in vocabulary]
+    if not pairs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    idx = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
+    tf = np.fromiter((c for _, c in pairs), dtype=np.float32, count=len(pairs))
+    values = (1.0 + np.log(tf)) * idf[idx]
+    norm = float(np.sqrt(np.dot(values, values)))
+    return idx, values / norm if norm > 0 else values
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = temperature * (scores - scores.max())
+    e = np.exp(z)
+    return e / e.sum()
+
+
+def terms_by_index(vocabulary: Mapping[str, int]) -> list[str]:
+    """The vocabulary as a list: the term of each row."""
+    inv = [""] * len(vocabulary)
+    for t, i in vocabulary.items():
+        inv[i] = t
+    return inv
+
+
+def npz_lines(arr: np.ndarray) -> list[str]:
+    """A list of strings stored in a ``.npz`` as newline-joined UTF-8 bytes."""
     text = arr.tobytes().decode("utf-8")
     return text.split("\n") if text else []
 
@@ -304,18 +324,18 @@ def load_linear_model(path: PathLike) -> LinearModel:
             version = int(z["format_version"])
             if version != FORMAT_VERSION:
                 raise ModelError(f"classifier {str(path)!r} has format version {version}, this code reads {FORMAT_VERSION}")
-            terms = _lines(z["vocabulary"])
+            terms = npz_lines(z["vocabulary"])
             lo, hi, words = (int(x) for x in z["settings"])
-            settings = FeatureSettings(lo, hi, bool(words), frozenset(_lines(z["stop_words"])))
+            settings = FeatureSettings(lo, hi, bool(words), frozenset(npz_lines(z["stop_words"])))
             model = LinearModel(
-                classes=tuple(_lines(z["classes"])),
+                classes=tuple(npz_lines(z["classes"])),
                 vocabulary=MappingProxyType({t: i for i, t in enumerate(terms)}),
                 idf=z["idf"].astype(np.float32),
                 weights=z["weights"].astype(np.float32),
                 bias=z["bias"].astype(np.float32),
                 temperature=float(z["temperature"]),
                 settings=settings,
-                card=MappingProxyType(_read_card(path.with_suffix(".json"))),
+                card=MappingProxyType(read_card(path.with_suffix(".json"))),
                 source=str(path),
             )
     except ModelError:
@@ -330,7 +350,8 @@ def load_linear_model(path: PathLike) -> LinearModel:
     return model
 
 
-def _read_card(path: Path) -> dict:
+def read_card(path: Path) -> dict:
+    """A model's JSON card ({} when there is none); ModelError naming the file when it cannot be read."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
