@@ -174,6 +174,28 @@ def clause_features(cands: Sequence[Candidate], consult: bool, lexical: Optional
     return out
 
 
+def pick_clauses(texts: Sequence[str], ranked: Sequence[int], budget: int, keep=None) -> list[int]:
+    """Indices of the clauses to use, in the caller's order: taken in `ranked` order while `keep(i)` holds (after
+    the first), each that fits `budget` characters (clauses joined by "，"); a clause whose words a chosen one
+    holds is skipped; the first is always used (cut to the budget if it alone is longer)."""
+    picked: list[int] = []
+    used = 0
+    for i in ranked:
+        if picked and keep is not None and not keep(i):
+            break
+        text = texts[i]
+        if any(text in texts[j] or texts[j] in text for j in picked):
+            continue
+        cost = len(text) + (1 if picked else 0)
+        if used + cost > budget:
+            if picked:
+                continue
+            cost = budget
+        picked.append(i)
+        used += cost
+    return sorted(picked)
+
+
 @dataclass(frozen=True)
 class Selector:
     """A logistic clause scorer with its standardiser and the selection rule's threshold."""
@@ -208,22 +230,7 @@ class Selector:
         that fit `budget` characters (joined by "，"); a clause whose words another chosen one holds is skipped;
         the best clause is always used (cut to the budget if it alone is longer)."""
         ranked = sorted(range(len(texts)), key=lambda i: (-scores[i], i))
-        picked: list[int] = []
-        used = 0
-        for i in ranked:
-            if picked and scores[i] < self.threshold:
-                break
-            text = texts[i]
-            if any(text in texts[j] or texts[j] in text for j in picked):
-                continue
-            cost = len(text) + (1 if picked else 0)
-            if used + cost > budget:
-                if picked:
-                    continue
-                cost = budget
-            picked.append(i)
-            used += cost
-        return sorted(picked)
+        return pick_clauses(texts, ranked, budget, keep=lambda i: scores[i] >= self.threshold)
 
     def save(self, path: Union[str, Path]) -> Path:
         path = Path(path)

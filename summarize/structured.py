@@ -31,7 +31,7 @@ from pipeline.base.segmenter import shared_segmenter
 from pipeline.base.types import Evidence, TextDoc, TicketField
 
 from .extractive import Clause, _evidence, split_clauses
-from .selector import Candidate, Selector, load_selector
+from .selector import Candidate, Selector, load_selector, pick_clauses
 from .spoken import correct_terms, digits, keep_tokens, written
 
 logger = logging.getLogger(__name__)
@@ -366,20 +366,7 @@ def _choose(parts: list[Part], budget: int, consult: bool, cited: frozenset[tupl
     """The most telling clauses that fit `budget` characters (joined by "，"), in the caller's order; a clause said
     again is used once."""
     ranked = sorted(range(len(parts)), key=lambda i: -_score(parts[i], i, consult, cited))
-    picked: list[int] = []
-    used = 0
-    for i in ranked:
-        text = parts[i].text
-        if any(text in parts[j].text or parts[j].text in text for j in picked):
-            continue
-        cost = len(text) + (1 if picked else 0)
-        if used + cost > budget:
-            if picked:
-                continue
-            cost = budget
-        picked.append(i)
-        used += cost
-    return [parts[i] for i in sorted(picked)]
+    return [parts[i] for i in pick_clauses([p.text for p in parts], ranked, budget)]
 
 
 def candidates(parts: list[Part], cited, places) -> list[Candidate]:
