@@ -30,7 +30,7 @@ from pipeline.base.privacy import mask_pii_aligned
 from pipeline.base.segmenter import shared_segmenter
 from pipeline.base.types import Evidence, TextDoc, TicketField
 
-from .extractive import Clause, _evidence, split_clauses
+from .extractive import Clause, _cited_spans, _evidence, split_clauses
 from .selector import Candidate, Selector, load_selector, pick_clauses
 from .spoken import correct_terms, digits, keep_tokens, written
 
@@ -142,9 +142,9 @@ def build_structured_summary(
             return TicketField.unknown()
         said, kind, consult, places, request, content = plan
         if model is not None:
-            chosen = _choose_learned(content, what_chars, consult, _cited(fields), places, model)
+            chosen = _choose_learned(content, what_chars, consult, _cited_spans(fields), places, model)
         else:
-            chosen = _choose(content, what_chars, consult, _cited(fields))
+            chosen = _choose(content, what_chars, consult, _cited_spans(fields))
         where = _where(said, fields.get("location"), chosen)
         what = "，".join(p.text for p in chosen)
         if not what and not where and request is None:
@@ -196,7 +196,7 @@ def content_candidates(doc: TextDoc, fields: Mapping[str, TicketField], mask_pii
     if plan is None:
         return [], [], False
     _, _, consult, places, _, content = plan
-    return content, candidates(content, _cited(fields), places), consult
+    return content, candidates(content, _cited_spans(fields), places), consult
 
 
 def _value(field: Optional[TicketField]) -> Optional[str]:
@@ -338,7 +338,7 @@ def _plain(request: str) -> str:
 _QUESTION = re.compile(r"怎么|如何|多少|什么|哪里|哪个|哪些|是否|能不能|可不可以|能否|有没有|吗|呢|何时|几时|为什么|为啥|要不要|算不算")
 
 
-def _score(part: Part, index: int, consult: bool, cited: frozenset[tuple[int, int, int]]) -> float:
+def _score(part: Part, index: int, consult: bool, cited: set[tuple[int, int, int]]) -> float:
     """Earlier clauses first, ahead of them the clauses holding the words the category, urgency and request-type
     stages cited, and for a consultation the questions."""
     score = -float(index)
@@ -349,20 +349,11 @@ def _score(part: Part, index: int, consult: bool, cited: frozenset[tuple[int, in
     return score
 
 
-def _cited(fields: Mapping[str, TicketField]) -> frozenset[tuple[int, int, int]]:
-    spans = set()
-    for name in ("category", "urgency", "request_type"):
-        f = fields.get(name)
-        if f is not None and f.value is not None:
-            spans.update((e.segment_id, e.start_char, e.end_char) for e in f.evidence)
-    return frozenset(spans)
-
-
 def _overlaps(clause: Clause, spans) -> bool:
     return any(sid == clause.segment_id and a < clause.end and clause.start < b for sid, a, b in spans)
 
 
-def _choose(parts: list[Part], budget: int, consult: bool, cited: frozenset[tuple[int, int, int]]) -> list[Part]:
+def _choose(parts: list[Part], budget: int, consult: bool, cited: set[tuple[int, int, int]]) -> list[Part]:
     """The most telling clauses that fit `budget` characters (joined by "，"), in the caller's order; a clause said
     again is used once."""
     ranked = sorted(range(len(parts)), key=lambda i: -_score(parts[i], i, consult, cited))
