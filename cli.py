@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -151,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--data-dir", dest="data_dir", help="folder for the call recordings (default: the user's data folder)")
     sv.add_argument("--allow-origin", dest="allow_origins", action="append", default=[], metavar="ORIGIN",
                     help="another origin the page may be served from, e.g. https://desk.example.org behind a proxy (repeatable)")
+    sv.add_argument("--decode-workers", dest="workers", type=int,
+                    help="Whisper decodes run at once, each on its share of the cores (default: one per live call, up to the CPU count)")
     sv.add_argument("--endpoint-silence", type=float, help="silence (s) that ends an utterance and commits it (default 0.6)")
     sv.add_argument("--beam-size", dest="final_beam_size", type=int, help="beam for each utterance's last decode (default 1: greedy)")
     _add_asr_args(sv, streaming=True)
@@ -521,17 +524,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import re
 
     from pipeline.base.config import check_number
-    from pipeline.server import ServerSettings, bind_socket, create_app, default_data_dir, default_max_live, serve
+    from pipeline.call import CallPipeline
+    from pipeline.server import ServerSettings, bind_socket, create_app, default_data_dir, default_decode_workers, default_max_live, serve
     from pipeline.store import default_db_url, open_store
 
     check_number("--port", args.port, 0, 65535, integer=True)
     if args.max_live is not None:
         check_number("--max-live", args.max_live, 0, integer=True)
+    if args.workers is not None:
+        check_number("--decode-workers", args.workers, 1, 64, integer=True)
+    max_live = default_max_live() if args.max_live is None else args.max_live
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     pipeline = _checked_pipeline(args, audio=True)
+    if pipeline.config.asr.workers == 0:  # automatic: one decode at a time per live call, up to the cores
+        config = pipeline.config
+        pipeline = CallPipeline(replace(config, asr=replace(config.asr, workers=default_decode_workers(max_live))))
     pipeline.check(audio=False, out_dir=data_dir, out_field="--data-dir")
     settings = ServerSettings(host=args.host, port=args.port, data_dir=data_dir, allowed_origins=tuple(args.allow_origins),
-                              max_live=default_max_live() if args.max_live is None else args.max_live)  # fmt: skip
+                              max_live=max_live)  # fmt: skip
     url = args.db or default_db_url()
     store = open_store(url)
     try:
@@ -540,7 +550,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host, port = sock.getsockname()[:2]
         host = f"[{host}]" if ":" in host else host
         shown = re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
-        print(f"hotline: console on http://{host}:{port}/ · at most {settings.max_live} live calls · tickets in {shown} · "
+        print(f"hotline: console on http://{host}:{port}/ · at most {settings.max_live} live calls · "
+              f"{pipeline.config.asr.workers} decode worker(s) · tickets in {shown} · "
               f"recordings in {settings.recordings_dir} · Ctrl-C stops", file=sys.stderr, flush=True)  # fmt: skip
         try:
             serve(app, sock, access_log=args.verbose > 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
@@ -151,6 +152,7 @@ class WhisperEngine:
         self.options = options or AsrOptions()
         self._vad = vad or _silero_regions
         self._hotwords = "、".join(domain_hotwords()) if self.options.hotwords else None
+        self.workers = max(1, self.options.workers)  # decodes that may run at once (DecodeScheduler's workers)
         if model is not None:
             self._model = model
             self.info = EngineInfo(self.options.model, "(injected)", "cpu", self.options.compute_type, self.options.cpu_threads)
@@ -161,11 +163,15 @@ class WhisperEngine:
         compute_type = self.options.compute_type
         if compute_type == "auto":
             compute_type = "float16" if device == "cuda" else "int8"
+        threads = self.options.cpu_threads
+        if threads == 0 and self.workers > 1 and device == "cpu":  # the cores shared out, not each replica taking all
+            threads = max(1, (os.cpu_count() or 1) // self.workers)
         try:
-            self._model = fw.WhisperModel(str(path), device=device, compute_type=compute_type, cpu_threads=self.options.cpu_threads)
+            self._model = fw.WhisperModel(str(path), device=device, compute_type=compute_type, cpu_threads=threads,
+                                          num_workers=self.workers)  # fmt: skip
         except (RuntimeError, ValueError, OSError) as e:
             raise ModelError(f"cannot load Whisper model from {str(path)!r} on {device}/{compute_type}: {e}") from e
-        self.info = EngineInfo(self.options.model, str(path), device, compute_type, self.options.cpu_threads)
+        self.info = EngineInfo(self.options.model, str(path), device, compute_type, threads)
         logger.info("Whisper model %s loaded from %s (%s, %s)", self.options.model, path, device, compute_type)
 
     @property

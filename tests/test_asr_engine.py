@@ -120,3 +120,36 @@ def test_asr_engine_malloc_trim_is_found_on_glibc():
         pytest.skip("malloc_trim is glibc's")
     assert asr.engine._MALLOC_TRIM is not None
     asr.engine.release_freed_memory()
+
+
+@pytest.mark.parametrize("workers,cpu_threads,cores,expected_threads", [
+    (0, 0, 4, 0),  # automatic: one decode at a time, CTranslate2's own thread count
+    (1, 0, 4, 0),
+    (2, 0, 4, 2),  # two replicas share the four cores
+    (2, 0, 2, 1),
+    (3, 0, 2, 1),  # never below one thread
+    (2, 3, 2, 3),  # threads set by hand are kept
+])
+def test_asr_engine_workers_load_that_many_replicas_on_a_share_of_the_cores(monkeypatch, tmp_path, workers, cpu_threads, cores, expected_threads):
+    import asr.engine as engine_module
+
+    loaded = {}
+
+    class FakeFasterWhisper:
+        class WhisperModel:
+            def __init__(self, path, **kwargs):
+                loaded.update(kwargs, path=path)
+
+    monkeypatch.setattr(engine_module, "_load_faster_whisper", lambda: FakeFasterWhisper)
+    monkeypatch.setattr(engine_module.os, "cpu_count", lambda: cores)
+    engine = WhisperEngine(AsrOptions(device="cpu", workers=workers, cpu_threads=cpu_threads), model_path=tmp_path)
+    assert loaded["num_workers"] == engine.workers == max(1, workers)
+    assert loaded["cpu_threads"] == engine.info.cpu_threads == expected_threads
+
+
+@pytest.mark.parametrize("workers", [-1, 65, 1.0, "2"])
+def test_asr_engine_bad_worker_count_names_the_field(workers):
+    from pipeline.base.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="workers"):
+        AsrOptions(workers=workers)

@@ -201,7 +201,8 @@ def test_server_export_is_for_supervisors(app_parts, fmt):
 @pytest.mark.parametrize("live", [0])
 def test_server_health_reports_the_desk(client, live):
     login(client, "op1")
-    assert client.get("/api/health").json() == {"ok": True, "live_calls": live, "max_live": 2, "queue": 0, "decodes_waiting": 0}
+    assert client.get("/api/health").json() == {"ok": True, "live_calls": live, "max_live": 2, "queue": 0, "decode_workers": 1,
+                                                 "decodes_waiting": 0}
 
 
 @pytest.mark.parametrize("filename", ["broken call.mp3"])

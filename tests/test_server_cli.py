@@ -33,7 +33,7 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("argv,fragment", [(["--port", "70000"], "--port=70000"), (["--max-live", "-1"], "--max-live=-1"),
-                                           (["--max-live", "x"], "--max-live")])  # fmt: skip
+                                           (["--max-live", "x"], "--max-live"), (["--decode-workers", "0"], "--decode-workers=0")])  # fmt: skip
 def test_server_cli_bad_option_is_one_line_exit_2(tmp_path, argv, fragment):
     with pytest.raises(SystemExit) if argv[-1] == "x" else contextlib.nullcontext() as raised:
         rc, err = run_cli(["serve", "--db", f"sqlite:///{tmp_path / 't.sqlite'}", "--data-dir", str(tmp_path), *argv])
@@ -77,7 +77,8 @@ def test_server_cli_serves_a_call_and_stops_on_sigterm(tmp_path, clip, reference
     store = open_store(db, hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     store.add_user("op1", PASSWORD, "operator")
     store.close()
-    argv = ["serve", "--port", "0", "--db", db, "--data-dir", str(tmp_path / "data"), "--max-live", "1"]
+    # two decode workers (CTranslate2 replicas of the one model) for one live call: the call decodes on either
+    argv = ["serve", "--port", "0", "--db", db, "--data-dir", str(tmp_path / "data"), "--max-live", "1", "--decode-workers", "2"]
     proc = subprocess.Popen([sys.executable, str(REPO / "cli.py"), *argv], stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
@@ -88,7 +89,8 @@ def test_server_cli_serves_a_call_and_stops_on_sigterm(tmp_path, clip, reference
             assert client.get("/api/tickets").status_code == 401
             assert client.post("/login", data={"name": "op1", "password": PASSWORD}).status_code in (200, 303)
             token = client.cookies["hotline_session"]
-            assert client.get("/api/health").json()["ok"] is True
+            health = client.get("/api/health").json()
+            assert health["ok"] is True and health["decode_workers"] == 2
             samples, sr = sf.read(REPO / "audio_samples" / clip, dtype="int16")
             assert sr == 16000
             pcm = np.concatenate([samples, np.zeros(sr, np.int16)]).astype("<i2")

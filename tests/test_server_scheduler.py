@@ -1,5 +1,6 @@
-"""DecodeScheduler: one decode worker, live before after-call, round robin within a priority, errors in the
-caller's thread, a clean shutdown. The fake engine's decodes wait on events the test controls."""
+"""DecodeScheduler: decode workers, live before after-call, round robin within a priority, several workers
+decoding at once with one always left for live calls, errors in the caller's thread, a clean shutdown. The fake
+engine's decodes wait on events the test controls."""
 
 from __future__ import annotations
 
@@ -173,3 +174,52 @@ def test_server_scheduler_close_stops_the_worker_and_fails_waiting_jobs(waiting)
 def test_server_scheduler_refuses_a_bad_priority(priority):
     with pytest.raises(ValueError, match="priority"):
         DecodeScheduler(GateEngine()).backend("x", priority)
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_server_scheduler_workers_decode_sessions_at_the_same_time(workers):
+    """With two workers two sessions' decodes run at once, on two threads: neither waits for the other's."""
+    engine = GateEngine()
+    both_in = threading.Barrier(workers, timeout=TIMEOUT_S)
+    engine.hold = both_in.wait  # a decode ends only once the other session's decode has started too
+    with DecodeScheduler(engine, workers=workers) as scheduler:
+        calls = [in_thread(scheduler.backend(f"live-{i}", LIVE).transcribe_words, job(i)) for i in range(workers)]
+        for t, _ in calls:
+            t.join(TIMEOUT_S)
+        stats = scheduler.stats()
+    assert [out["result"][0].text for _, out in calls] == [f"w{i}" for i in range(workers)]
+    assert engine.threads == {f"hotline-decode-{i}" for i in range(workers)}
+    assert stats.served == {f"live-{i}": 1 for i in range(workers)} and stats.running == ()
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_server_scheduler_after_call_jobs_leave_a_worker_free_for_live(workers):
+    """After-call drafting takes at most all workers but one; a live decode that arrives starts at once on the
+    one left, while the drafting sessions wait."""
+    engine = GateEngine()
+    with DecodeScheduler(engine, workers=workers) as scheduler:
+        engine.gate.clear()
+        after = [in_thread(scheduler.backend(f"draft-{i}", AFTER_CALL).transcribe_words, job(10 + i)) for i in range(workers)]
+        wait_until(lambda: len(scheduler.stats().running) == workers - 1 and scheduler.stats().waiting == 1, "the drafting jobs")
+        live, out = in_thread(scheduler.backend("live", LIVE).transcribe_words, job(1))
+        wait_until(lambda: "live" in scheduler.stats().running, "the live decode to start")
+        assert scheduler.stats().waiting == 1  # the last drafting job still waits: no worker is free
+        engine.gate.set()
+        for t, _ in [(live, out), *after]:
+            t.join(TIMEOUT_S)
+        stats = scheduler.stats()
+    assert out["result"][0].text == "w1"
+    assert stats.served == {"live": 1, **{f"draft-{i}": 1 for i in range(workers)}}
+
+
+def test_server_scheduler_takes_its_workers_from_the_engine():
+    engine = GateEngine()
+    engine.workers = 3
+    assert DecodeScheduler(engine).workers == 3
+    assert DecodeScheduler(GateEngine()).workers == 1  # an engine that says nothing runs one decode at a time
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
+def test_server_scheduler_refuses_a_bad_worker_count(workers):
+    with pytest.raises(ValueError, match="workers must be a whole number >= 1"):
+        DecodeScheduler(GateEngine(), workers=workers)

@@ -101,6 +101,7 @@ ASR_RULES: Rules = {
     "device": _one_of(DEVICES),
     "compute_type": _one_of(COMPUTE_TYPES),
     "cpu_threads": _integer(0),
+    "workers": _integer(0, 64),
     "language": ((lambda v: isinstance(v, str) and 2 <= len(v) <= 3), "a language code such as 'zh'"),
     "beam_size": _integer(1, 20),
     "vad": _BOOL,
@@ -162,7 +163,11 @@ class AsrOptions:
         model_dir: where assembled/downloaded models are cached (default: platform cache dir or $HOTLINE_MODEL_DIR).
         device: "auto" (CUDA when available, else CPU), "cpu" or "cuda".
         compute_type: "auto" (int8 on CPU, float16 on CUDA) or any CTranslate2 compute type.
-        cpu_threads: CPU threads for the model, 0 = CTranslate2's default.
+        cpu_threads: CPU threads for the model, 0 = CTranslate2's default (with several `workers`: the CPU
+            cores shared out among them).
+        workers: decodes the model runs at once (CTranslate2 replicas sharing its weights, faster-whisper's
+            num_workers), for `hotline serve`, whose decode workers serve several calls. 0 = automatic: one for
+            every command but serve; serve takes one per live call, up to the CPU cores.
         language: spoken language code.
         beam_size: beam width for decoding (>= 1).
         vad: drop non-speech with faster-whisper's Silero VAD before decoding.
@@ -178,6 +183,7 @@ class AsrOptions:
     device: str = "auto"
     compute_type: str = "auto"
     cpu_threads: int = 0
+    workers: int = 0
     language: str = "zh"
     beam_size: int = 5
     vad: bool = True
@@ -301,7 +307,7 @@ class PipelineConfig:
         """Build from CLI arguments over `base` (e.g. a config file); flags not given keep the base values."""
         base = base or cls()
         asr: dict[str, Any] = {}
-        for name in ("model", "compute_type", "cpu_threads", "beam_size", "language"):
+        for name in ("model", "compute_type", "cpu_threads", "workers", "beam_size", "language"):
             if getattr(ns, name, None) is not None:
                 asr[name] = getattr(ns, name)
         if getattr(ns, "asr_device", None) is not None:

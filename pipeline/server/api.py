@@ -116,7 +116,7 @@ def health(request: Request) -> dict:
     hub = _hub(request)
     stats = hub.scheduler.stats()
     return {"ok": hub.scheduler.alive, "live_calls": hub.desk.live_calls, "max_live": hub.settings.max_live,
-            "queue": hub.drafter.pending, "decodes_waiting": stats.waiting}  # fmt: skip
+            "queue": hub.drafter.pending, "decode_workers": hub.scheduler.workers, "decodes_waiting": stats.waiting}  # fmt: skip
 
 
 # --- tickets -------------------------------------------------------------------------------------------

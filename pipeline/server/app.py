@@ -79,7 +79,7 @@ def create_app(
     Args:
         settings: the server's settings.
         pipeline: the process's call object; its engine (loaded here) decodes every session's audio, through
-            one DecodeScheduler.
+            one DecodeScheduler with as many workers as the engine runs decodes at once.
         store: the ticket store (the caller opens and closes it).
         recogniser: builds a session's streaming recogniser on a scheduler backend (default: OnlineWhisper with
             the pipeline's streaming options); tests pass one with a fake VAD.

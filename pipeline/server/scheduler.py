@@ -1,17 +1,25 @@
-"""One decode worker for the whole process: every session's Whisper decodes go through it, fairly.
+"""The decode workers of the whole process: every session's Whisper decodes go through them, fairly.
 
 A live call's `OnlineWhisper` (and an after-call drafting session's) is built on `scheduler.backend(name,
 priority)`, a WordBackend proxy: its `transcribe_words` puts a job in the scheduler's queue and blocks the
-calling thread (the call's own worker thread, never the event loop) until the decode worker has run it on the
-one engine. The worker picks jobs in this order:
+calling thread (the call's own worker thread, never the event loop) until a decode worker has run it on the
+one engine. There are as many workers as the engine runs decodes at once (`WhisperEngine.workers`: CTranslate2
+replicas sharing the model's weights, one thread each on 2 cores); each free worker takes the next job in this
+order:
 
 - by priority: live calls (`LIVE`, 0) before after-call drafting (`AFTER_CALL`, 1), so a live decode waits at
-  most for the one window decode that is running, never for a whole recording;
+  most for one window decode, never for a whole recording; with several workers, after-call jobs never occupy
+  more than all but one of them, so a live call's decode always finds a worker free of drafting;
 - within a priority, round robin over sessions: the sessions with a waiting job form a first-come queue, and a
   session that was just served goes to its back, so no session gets a second decode while another's job waits.
 
+Why several workers rather than one with every thread: on 2 cores a Whisper base window decode runs only ~1.1×
+faster on two threads than on one, while two one-thread decodes side by side get through ~1.45× the work
+(bench/serve_load.py, README "Operator console"). So one live call loses a little and two live calls stop
+queueing behind each other.
+
 A decode that raises raises in the thread that asked for it; the worker goes on with the next job. `close()`
-stops the worker after the job it is running; jobs still waiting (and any asked for later) get
+stops the workers after the jobs they are running; jobs still waiting (and any asked for later) get
 `SchedulerClosed`.
 """
 
@@ -50,9 +58,9 @@ class SchedulerStats:
         served: decodes run per session name (the most recent sessions).
         wait_max_s: the longest a job of each session waited in the queue before its decode started.
         wait_total_s: the summed waits per session.
-        order: session names in the order their decodes ran (the most recent ones).
+        order: session names in the order their decodes started (the most recent ones).
         waiting: jobs in the queue now.
-        running: the session whose decode runs now, if any.
+        running: the sessions whose decodes run now, in the order they started.
     """
 
     served: Mapping[str, int]
@@ -60,14 +68,15 @@ class SchedulerStats:
     wait_total_s: Mapping[str, float]
     order: tuple[str, ...]
     waiting: int
-    running: Optional[str]
+    running: tuple[str, ...]
 
 
 class _Job:
-    __slots__ = ("session", "samples", "final", "beam_size", "queued_s", "done", "result", "error")
+    __slots__ = ("session", "priority", "samples", "final", "beam_size", "queued_s", "done", "result", "error")
 
-    def __init__(self, session: str, samples: np.ndarray, final: bool, beam_size: Optional[int], queued_s: float):
+    def __init__(self, session: str, priority: int, samples: np.ndarray, final: bool, beam_size: Optional[int], queued_s: float):
         self.session = session
+        self.priority = priority
         self.samples = samples
         self.final = final
         self.beam_size = beam_size
@@ -94,15 +103,20 @@ class SessionBackend:
 
 class DecodeScheduler:
     """Runs every session's decodes on `engine` (a WordBackend: `transcribe_words(samples, final, beam_size)`)
-    in one worker thread, live before after-call, round robin within a priority (module docstring).
+    in `workers` threads, live before after-call, round robin within a priority (module docstring).
 
     Args:
-        engine: the process's one engine.
+        engine: the process's one engine; with `workers` > 1 it must run that many decodes at once.
+        workers: decode threads (default: `engine.workers`, else 1).
         clock: monotonic seconds (for the wait counters).
     """
 
-    def __init__(self, engine, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, engine, workers: Optional[int] = None, clock: Callable[[], float] = time.monotonic):
+        workers = getattr(engine, "workers", 1) if workers is None else workers
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
         self.engine = engine
+        self.workers = workers
         self._clock = clock
         self._cv = threading.Condition()
         self._ready: dict[int, deque[str]] = {}  # priority -> sessions with a waiting job, first come first served
@@ -112,23 +126,26 @@ class DecodeScheduler:
         self._wait_max: dict[str, float] = {}
         self._wait_total: dict[str, float] = {}
         self._order: deque[str] = deque(maxlen=_KEEP_STATS)
-        self._running: Optional[str] = None
+        self._running: list[_Job] = []
         self._closed = False
-        self._thread: Optional[threading.Thread] = None
+        self._threads: list[threading.Thread] = []
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> "DecodeScheduler":
-        """Start the worker thread (once; later calls do nothing)."""
+        """Start the worker threads (once; later calls do nothing)."""
         with self._cv:
             if self._closed:
                 raise SchedulerClosed("the decode scheduler was closed and cannot be started again")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="hotline-decode", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                for i in range(self.workers):
+                    name = "hotline-decode" if self.workers == 1 else f"hotline-decode-{i}"
+                    self._threads.append(threading.Thread(target=self._work, name=name, daemon=True))
+                for thread in self._threads:
+                    thread.start()
         return self
 
     def close(self, timeout_s: Optional[float] = None) -> None:
-        """Stop the worker after its current decode; waiting jobs fail with SchedulerClosed in their threads."""
+        """Stop the workers after their current decodes; waiting jobs fail with SchedulerClosed in their threads."""
         with self._cv:
             self._closed = True
             dropped = [job for jobs in self._jobs.values() for job in jobs]
@@ -139,12 +156,15 @@ class DecodeScheduler:
         for job in dropped:
             job.error = SchedulerClosed("the server is shutting down; the decode was not run")
             job.done.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout_s)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Whether any worker is still running."""
+        return any(thread.is_alive() for thread in self._threads)
 
     def __enter__(self) -> "DecodeScheduler":
         return self.start()
@@ -164,11 +184,11 @@ class DecodeScheduler:
         self, session: str, priority: int, samples: np.ndarray, final: bool = False, beam_size: Optional[int] = None
     ) -> list[Word]:
         """Queue one decode and block until it has run; its exception is raised here, in the caller's thread."""
-        job = _Job(session, samples, final, beam_size, self._clock())
+        job = _Job(session, priority, samples, final, beam_size, self._clock())
         with self._cv:
             if self._closed:
                 raise SchedulerClosed("the server is shutting down; no more decodes are run")
-            if self._thread is None:
+            if not self._threads:
                 raise SchedulerClosed("the decode scheduler was not started (DecodeScheduler.start)")
             queued = self._jobs.setdefault(session, deque())
             if not queued:
@@ -183,10 +203,12 @@ class DecodeScheduler:
 
     # --- the worker -----------------------------------------------------------------------------
     def _next(self) -> Optional[_Job]:
-        """The next job by priority, then round robin (called with the lock held)."""
+        """The next job by priority, then round robin (called with the lock held). After-call jobs are not
+        started while they would leave no worker free for a live decode."""
+        drafting = sum(job.priority > LIVE for job in self._running)
         for priority in sorted(self._ready):
             sessions = self._ready[priority]
-            if not sessions:
+            if not sessions or (priority > LIVE and 1 < self.workers <= drafting + 1):
                 continue
             session = sessions.popleft()
             jobs = self._jobs[session]
@@ -220,7 +242,7 @@ class DecodeScheduler:
                     job = self._next()
                 if job is None:
                     return
-                self._running = job.session
+                self._running.append(job)
                 self._count(job, self._clock())
             try:
                 job.result = list(self.engine.transcribe_words(job.samples, final=job.final, beam_size=job.beam_size))
@@ -228,7 +250,8 @@ class DecodeScheduler:
                 job.error = e
             finally:
                 with self._cv:
-                    self._running = None
+                    self._running.remove(job)
+                    self._cv.notify_all()  # a worker may now start an after-call job it had to leave
                 job.done.set()
 
     # --- counters -------------------------------------------------------------------------------
@@ -236,4 +259,5 @@ class DecodeScheduler:
         with self._cv:
             waiting = sum(len(jobs) for jobs in self._jobs.values())
             served, wait_max, wait_total = dict(self._served), dict(self._wait_max), dict(self._wait_total)
-            return SchedulerStats(served, wait_max, wait_total, tuple(self._order), waiting, self._running)
+            running = tuple(job.session for job in self._running)
+            return SchedulerStats(served, wait_max, wait_total, tuple(self._order), waiting, running)

@@ -9,17 +9,24 @@ from typing import Optional
 
 from pipeline.base.errors import ConfigError
 
-__all__ = ["ServerSettings", "default_data_dir", "default_max_live"]
+__all__ = ["ServerSettings", "default_data_dir", "default_decode_workers", "default_max_live"]
 
 SAMPLE_RATE_HZ = 16000
 
 
 def default_max_live() -> int:
     """Live calls served at once by default: one per CPU core (`os.cpu_count()`). Whisper base decodes a live
-    call's windows in roughly a quarter of real time on one core, and every call shares one decode worker, so
-    more live calls than cores would only make each of them lag; calls beyond the limit are recorded and drafted
+    call's windows in roughly a quarter of real time on one core, and by default each core runs one decode at a
+    time (`default_decode_workers`), so more live calls than cores would only make each of them lag; calls beyond the limit are recorded and drafted
     after hang-up (README, "Operator console")."""
     return max(1, os.cpu_count() or 1)
+
+
+def default_decode_workers(max_live: int) -> int:
+    """Whisper decodes run at once by default: one per live call, up to the CPU cores, each on its share of
+    them (`AsrOptions.workers`, `DecodeScheduler`). With no live calls at all, one (recorded calls are drafted
+    one after the other)."""
+    return max(1, min(max_live, os.cpu_count() or 1))
 
 
 def default_data_dir() -> Path:
