@@ -33,6 +33,19 @@ class FakeEngine:
             yield Segment(i, start + offset_s, end + offset_s, text, speaker)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_interrupts():
+    """Ctrl-C raises KeyboardInterrupt in the tests, as in a terminal, even when the test run itself was started
+    with SIGINT ignored (a background job of a shell without job control, `nohup`): Python then installs no
+    handler, and the tests of what Ctrl-C does would see nothing happen. The fault tests' child processes set
+    the same handler themselves (tests/fault_runner.py)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return SAMPLES

@@ -11,6 +11,7 @@ files are done and the third is under way for a minute, so its signal lands ther
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main() -> int:
     marks, seconds, argv = Path(sys.argv[1]), [float(s) for s in sys.argv[2].split(",")], sys.argv[3:]
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if started with SIGINT ignored
     import asr.engine
     import cli
     import pipeline.call
