@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from test_server_fakes import RunWordEngine, call_events, frames, login, make_app, speech, wait_for
+from test_server_fakes import SR, RunWordEngine, call_events, frames, login, make_app, speech, wait_for
 
 ORIGIN = {"origin": "http://testserver"}
 
@@ -161,6 +161,30 @@ def test_server_call_beyond_max_live_is_recorded_and_drafted_after_hangup(tmp_pa
             assert call_events(first)[-1]["type"] == "ticket_final"
         with client.websocket_connect("/ws/call", headers=ORIGIN) as third:  # the live slot is free again
             assert third.receive_json()["type"] == "ready"
+
+
+@pytest.mark.parametrize("groups", [12])
+def test_server_recorded_call_is_drafted_by_the_batch_path_in_pieces_cut_at_pauses(tmp_path, ticket_builder, groups):
+    """A recorded call of 34 s is drafted as `hotline transcribe` drafts a file, in two scheduler jobs of at most
+    28 s cut in a pause: every word once, in order (a piece cut through a word would lose or double it)."""
+    app, _, engine = make_app(tmp_path, ticket_builder, max_live=0)
+    text = ",".join(["路灯坏了"] * groups)
+    audio = speech(text)
+    assert len(audio) / SR > 28.0
+    with TestClient(app) as client:
+        login(client, "op1")
+        with client.websocket_connect("/ws/call", headers=ORIGIN) as ws:
+            call_id = ws.receive_json()["call_id"]
+            for frame in frames(audio):
+                ws.send_bytes(frame)
+            ws.send_json({"type": "hangup"})
+            call_events(ws)
+        ticket = wait_for(client, call_id)
+        stats = app.state.hotline.scheduler.stats()
+    assert ticket["status"] == "draft" and _plain(ticket["transcript"]["text"]) == _plain(text)
+    assert len(engine.pieces) == 2 and all(p <= 28.0 for p in engine.pieces)
+    assert sum(engine.pieces) == pytest.approx(len(audio) / SR)
+    assert stats.served == {f"draft-{call_id}": 2}  # one AFTER_CALL job per piece, no streamed decode
 
 
 @pytest.mark.parametrize("max_live", [0])

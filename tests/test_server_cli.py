@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,17 @@ def test_server_cli_serves_a_call_and_stops_on_sigterm(tmp_path, clip, reference
             assert final["status"] == "draft"
             errors, n = cer(reference, final["transcript"]["text"])
             assert errors / n <= MAX_CER, final["transcript"]["text"]
+            # the same recording uploaded: drafted by the batch path, its pieces decoded on the scheduler
+            wav = (REPO / "audio_samples" / clip).read_bytes()
+            r = client.post("/api/uploads", files={"file": (clip, wav, "audio/wav")})
+            assert r.status_code == 202, r.text
+            deadline = time.monotonic() + 120
+            while (uploaded := client.get(f"/api/tickets/{r.json()['ticket_id']}").json())["status"] == "processing":
+                assert time.monotonic() < deadline, "the upload was not drafted in 120 s"
+                time.sleep(0.2)
+            assert uploaded["status"] == "draft", uploaded.get("error")
+            errors, n = cer(reference, uploaded["transcript"]["text"])
+            assert errors / n <= MAX_CER, uploaded["transcript"]["text"]
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=60)
         rest = proc.stderr.read()

@@ -12,12 +12,12 @@ import time
 import wave
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Iterator, Mapping, Optional
 
 import numpy as np
 import pytest
 
-from pipeline.base.types import Word
+from pipeline.base.types import Segment, Word
 from pipeline.store import Edit, NotAllowed, StoredTicket, StoreError, TicketNotFound, TicketQuery, User
 from pipeline.store.records import FIELDS, SOURCES, check_changes, fields_from_result, time_limit
 
@@ -194,6 +194,7 @@ class RunWordEngine:
         self.fail = fail
         self.calls = 0
         self.threads: set[str] = set()  # names of the threads the decodes ran in
+        self.pieces: list[float] = []  # seconds of audio of each batch decode (`transcribe`)
         self.info = type("Info", (), {"model": "fake-runs"})()
 
     def transcribe_words(self, samples: np.ndarray, final: bool = False, beam_size: Optional[int] = None) -> list[Word]:
@@ -217,6 +218,14 @@ class RunWordEngine:
                 words.append(Word(i / SR, j / SR, CHARS[levels[i]]))
             i = j
         return words
+
+
+    def transcribe(self, samples: np.ndarray, speaker: Optional[str] = None, offset_s: float = 0.0) -> Iterator[Segment]:
+        """The batch decode of the same speech (after-call drafting): one segment per word, in stream time."""
+        self.pieces.append(len(samples) / SR)
+        for i, w in enumerate(self.transcribe_words(samples)):
+            word = w.with_offset(offset_s)
+            yield Segment(i, word.start_s, word.end_s, word.text, speaker, (word,))
 
 
 def energy_vad(audio: np.ndarray) -> list[tuple[float, float]]:

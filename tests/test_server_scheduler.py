@@ -223,3 +223,62 @@ def test_server_scheduler_takes_its_workers_from_the_engine():
 def test_server_scheduler_refuses_a_bad_worker_count(workers):
     with pytest.raises(ValueError, match="workers must be a whole number >= 1"):
         DecodeScheduler(GateEngine(), workers=workers)
+
+
+@pytest.mark.parametrize("seconds,expected", [(0.0, []), (10.0, [10.0]), (28.0, [28.0]), (60.0, None)])
+def test_server_quiet_pieces_cover_the_audio_within_the_limit(seconds, expected):
+    from pipeline.server.drafting import PIECE_S, quiet_pieces_of
+
+    rng = np.random.default_rng(0)
+    samples = (rng.standard_normal(int(seconds * 16000)) * 0.1).astype(np.float32)
+    pieces = list(quiet_pieces_of(samples))
+    starts = [start for start, _ in pieces]
+    lengths = [len(p) / 16000 for _, p in pieces]
+    assert starts == [sum(len(p) for _, p in pieces[:i]) for i in range(len(pieces))]  # in order, no gap, no overlap
+    assert sum(len(p) for _, p in pieces) == len(samples) and all(0 < n <= PIECE_S for n in lengths)
+    if expected is not None:
+        assert lengths == expected
+
+
+@pytest.mark.parametrize("pause_at_s", [23.0, 26.5])
+def test_server_quiet_pieces_are_cut_in_a_pause(pause_at_s):
+    from pipeline.server.drafting import quiet_pieces_of
+
+    samples = np.full(40 * 16000, 0.3, np.float32)
+    samples[int(pause_at_s * 16000) : int((pause_at_s + 0.6) * 16000)] = 0.0
+    (_, first), (start, _) = list(quiet_pieces_of(samples))
+    assert pause_at_s <= len(first) / 16000 <= pause_at_s + 0.6 and start == len(first)
+
+
+def test_server_scheduled_engine_decodes_each_piece_as_one_after_call_job():
+    """The batch engine on the scheduler: one AFTER_CALL job per piece, segments placed in recording time."""
+    from pipeline.base.types import Segment
+    from pipeline.server.drafting import ScheduledEngine
+
+    class PieceEngine:
+        info = "the engine's info"
+
+        def __init__(self):
+            self.offsets = []
+
+        def transcribe(self, samples, speaker=None, offset_s=0.0):
+            self.offsets.append(offset_s)
+            yield Segment(0, offset_s, offset_s + len(samples) / 16000, f"{len(samples) / 16000:.0f}", speaker)
+
+    engine = PieceEngine()
+    with DecodeScheduler(GateEngine()) as scheduler:
+        scheduled = ScheduledEngine(engine, scheduler, "draft-7")
+        samples = np.full(50 * 16000, 0.3, np.float32)
+        samples[27 * 16000 : 28 * 16000] = 0.0  # a pause: the first piece ends in it
+        segments = list(scheduled.transcribe(samples, speaker="caller", offset_s=100.0))
+        stats = scheduler.stats()
+    assert scheduled.info == "the engine's info"
+    assert [(s.start_s, s.text, s.speaker) for s in segments] == [(100.0, "27", "caller"), (127.25, "23", "caller")]
+    assert stats.served == {"draft-7": 2} and stats.order == ("draft-7", "draft-7")
+
+
+@pytest.mark.parametrize("priority", [-1, True])
+def test_server_scheduler_call_refuses_a_bad_priority(priority):
+    with DecodeScheduler(GateEngine()) as scheduler:
+        with pytest.raises(ValueError, match="priority"):
+            scheduler.call("x", priority, lambda: None)

@@ -30,7 +30,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional
+from typing import Callable, Mapping, Optional, TypeVar
 
 import numpy as np
 
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["AFTER_CALL", "LIVE", "DecodeScheduler", "SchedulerClosed", "SchedulerStats", "SessionBackend"]
 
+T = TypeVar("T")
 LIVE = 0
 AFTER_CALL = 1
 _KEEP_STATS = 1000  # sessions whose counters are kept (the oldest are dropped), and served names in `order`
@@ -72,17 +73,15 @@ class SchedulerStats:
 
 
 class _Job:
-    __slots__ = ("session", "priority", "samples", "final", "beam_size", "queued_s", "done", "result", "error")
+    __slots__ = ("session", "priority", "work", "queued_s", "done", "result", "error")
 
-    def __init__(self, session: str, priority: int, samples: np.ndarray, final: bool, beam_size: Optional[int], queued_s: float):
+    def __init__(self, session: str, priority: int, work: Callable[[], T], queued_s: float):
         self.session = session
         self.priority = priority
-        self.samples = samples
-        self.final = final
-        self.beam_size = beam_size
+        self.work = work
         self.queued_s = queued_s
         self.done = threading.Event()
-        self.result: Optional[list[Word]] = None
+        self.result: Optional[T] = None
         self.error: Optional[BaseException] = None
 
 
@@ -183,8 +182,16 @@ class DecodeScheduler:
     def run(
         self, session: str, priority: int, samples: np.ndarray, final: bool = False, beam_size: Optional[int] = None
     ) -> list[Word]:
-        """Queue one decode and block until it has run; its exception is raised here, in the caller's thread."""
-        job = _Job(session, priority, samples, final, beam_size, self._clock())
+        """Queue one window decode (`engine.transcribe_words`) and block until it has run; its exception is raised
+        here, in the caller's thread."""
+        return self.call(session, priority, lambda: list(self.engine.transcribe_words(samples, final=final, beam_size=beam_size)))
+
+    def call(self, session: str, priority: int, work: Callable[[], T]) -> T:
+        """Queue `work` (one decode on the engine: the after-call drafter's pieces of a recording) as a job of
+        `session`, and block until a worker has run it; returns its result, or raises its exception here."""
+        if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
+            raise ValueError(f"priority must be an integer >= 0 (LIVE=0, AFTER_CALL=1), got {priority!r}")
+        job = _Job(session, priority, work, self._clock())
         with self._cv:
             if self._closed:
                 raise SchedulerClosed("the server is shutting down; no more decodes are run")
@@ -199,7 +206,7 @@ class DecodeScheduler:
         job.done.wait()
         if job.error is not None:
             raise job.error
-        return job.result if job.result is not None else []
+        return job.result
 
     # --- the worker -----------------------------------------------------------------------------
     def _next(self) -> Optional[_Job]:
@@ -245,7 +252,7 @@ class DecodeScheduler:
                 self._running.append(job)
                 self._count(job, self._clock())
             try:
-                job.result = list(self.engine.transcribe_words(job.samples, final=job.final, beam_size=job.beam_size))
+                job.result = job.work()
             except BaseException as e:  # raised again in the session's thread, which knows what to do with it
                 job.error = e
             finally:
