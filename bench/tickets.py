@@ -22,6 +22,12 @@ Location: stage ``location`` of the default ticket stages on ``tests/fixtures/lo
 exists): a row is right when both ``district`` and ``road`` equal the LocationField's parts (whitespace removed,
 None == None).
 
+Location on real messages (``--spoken``'s annotated file): ``score_tickets.py``'s own ``location_scores`` for the
+default location stage and for ``location.spacy.v1`` (the stage before LAC's named places) side by side, on the
+messages as ``score_tickets.py --inputs`` writes them (title + 。 + text) and on their spoken versions:
+``location_hit`` (of the messages with a gold primary place, the share whose location names it) and
+``false_claims`` (of the messages naming no place, the share that get one anyway).
+
 Drafting time: ``TicketBuilder`` with the default stages but ``category.linear.v1`` for the category,
 ``build(text_transcript(text))`` on de-spaced held-out texts (after a warm-up), median and p95 per call.
 
@@ -61,12 +67,13 @@ from models.registry import resolve_classifier  # noqa: E402
 from pipeline.base.config import DEFAULT_STAGES, TicketOptions  # noqa: E402
 from pipeline.ticket import TicketBuilder, text_transcript  # noqa: E402
 from pipeline.base.types import TextDoc  # noqa: E402
-from bench.summary_metrics import summary_report  # noqa: E402
+from bench.summary_metrics import load_scorer, summary_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "tickets" / "labelled_segmented.jsonl"
 DEFAULT_SPOKEN = REPO.parent / "shared" / "eval" / "tickets" / "annotated_dev.jsonl"
 LOCATION_FIXTURE = REPO / "tests" / "fixtures" / "location_real.jsonl"
+BASELINE_LOCATION = "location.spacy.v1"  # the location stage before LAC's named places, run beside the default
 _NON_WORD = re.compile(r"[^\w]")
 
 
@@ -139,6 +146,22 @@ def location_accuracy(builder: TicketBuilder, path: Path) -> tuple[int, int]:
         total += 1
         right += district == norm(row.get("district")) and road == norm(row.get("road"))
     return right, total
+
+
+def annotated_location(path: Path, stages: tuple[str, ...]) -> dict[str, tuple[float, str, float, str]]:
+    """`score_tickets.py`'s location_hit and false_claims of each location stage on the annotated messages
+    (title + 。 + text, as ``score_tickets.py --inputs`` writes them) and on their spoken versions:
+    {"<stage> messages" | "<stage> spoken": (hit, "hits/n", false, "claims/n")}."""
+    scorer = load_scorer(path.parent / "score_tickets.py")
+    rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    gold = {r["id"]: r for r in rows}
+    out = {}
+    for name in stages:
+        builder = TicketBuilder(TicketOptions(stages={**DEFAULT_STAGES, "location": name}))
+        for kind, text_of in (("messages", lambda r: r["title"] + "。" + r["text"]), ("spoken", lambda r: r["spoken"])):
+            tickets = {r["id"]: {"location": builder.build(text_transcript(text_of(r))).location.value} for r in rows}
+            out[f"{name} {kind}"] = scorer.location_scores(gold, tickets)
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -223,6 +246,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nlocation ({DEFAULT_STAGES['location']}) on {args.location_fixture.name}: district+road {right}/{n} = {loc}")
     else:
         print(f"\nlocation: no fixture at {args.location_fixture}")
+    located = {}
+    if args.spoken.is_file():
+        stages = (DEFAULT_STAGES["location"], BASELINE_LOCATION)
+        located = annotated_location(args.spoken, stages)
+        print(f"\nlocation on {args.spoken.name} (score_tickets.py: hit among messages naming a place, false among those naming none)")
+        print("| stage | messages: hit | false places | spoken: hit | false places |")
+        print("|---|---|---|---|---|")
+        for name in stages:
+            m, sp = located[f"{name} messages"], located[f"{name} spoken"]
+            print(f"| {name} | {m[0]:.3f} ({m[1]}) | {m[2]:.3f} ({m[3]}) | {sp[0]:.3f} ({sp[1]}) | {sp[2]:.3f} ({sp[3]}) |")
 
     draft_texts = [re.sub(r"\s+", "", t) for t in texts]
     if args.draft_limit:
@@ -242,7 +275,13 @@ def main(argv: list[str] | None = None) -> int:
         summary = " " + summary_report(builder, args.spoken)
     else:
         print(f"\nsummary: no annotated file at {args.spoken}")
-    print(f"category_acc={acc:.4f} category_macro_f1={f1:.4f} location_acc={loc} draft_ms_p50={p50:.1f} draft_ms_p95={p95:.1f}"
+    where = ""
+    if located:
+        m, sp = located[f"{DEFAULT_STAGES['location']} messages"], located[f"{DEFAULT_STAGES['location']} spoken"]
+        b = located[f"{BASELINE_LOCATION} messages"]
+        where = (f" location_hit={m[0]:.3f} false_claims={m[2]:.3f} location_hit_spoken={sp[0]:.3f} "
+                 f"false_claims_spoken={sp[2]:.3f} location_hit_base={b[0]:.3f} false_claims_base={b[2]:.3f}")  # fmt: skip
+    print(f"category_acc={acc:.4f} category_macro_f1={f1:.4f} location_acc={loc}{where} draft_ms_p50={p50:.1f} draft_ms_p95={p95:.1f}"
           f"{summary}")  # fmt: skip
     return 0
 

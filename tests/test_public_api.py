@@ -13,6 +13,7 @@ REGISTERED_STAGES = {
     "category.linear.v1",
     "department.table.v1",
     "location.gazetteer.v1",
+    "location.lac.v1",
     "location.spacy.v1",
     "request_type.linear.v1",
     "request_type.rules.v1",

