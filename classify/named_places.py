@@ -9,8 +9,8 @@ to, following the annotation guide of the location stage's evaluation (`../share
 - its leading administrative prefix (A市, K8县, 湖南省) is not part of it, and what is left has 3 characters or more;
 - it ends in a named-place word (`PLACE_END`: 小区 花园 广场 公园 市场 大厦 厂 水库 桥 站 医院 学校 … 村 组 社区),
   or a building or group number follows the name (恒大御景半岛三期6栋, 友仁村三组);
-- it is no authority being addressed (…局, …委, …政府, …派出所 as a party), no administrative area alone and no
-  crossing (the spaCy stage reads crossings from the roads around them);
+- it is no authority being addressed (…局, …委, …政府, …派出所 as a party), no administrative area alone, and no
+  road, house number or crossing (the spaCy stage reads those);
 - it is not in another province: it does not begin with, or follow, the name of a province-level region or a
   provincial capital other than the centre's own (`home`, Shanghai by default): 南京航空航天大学, 广西南宁…医院.
 
@@ -49,6 +49,7 @@ AUTHORITY_END = re.compile(
 DETAIL_END = re.compile(r"(?:[0-9零一二三四五六七八九十]+(?:期|栋|幢|号楼|单元|组|号|室|楼|区))+$")
 ADMIN_PREFIX = re.compile(r"^(?:[A-Z]\d*[省市区县])+")
 ADMIN_ONLY = re.compile(r".*(?:省|市|区|县|镇|乡|街道|自治州)$")
+ROAD_END = re.compile(r"(?:路|街|大道|巷|弄|公路|高速|国道|省道)$")  # a road (and house number) is the spaCy stage's
 CROSSING_END = re.compile(r"(?:路口|交叉口|交界处|交汇处)$")
 MIN_CHARS = 3
 # province-level regions and provincial capitals (and 深圳): a place named after one of them is elsewhere
@@ -113,7 +114,9 @@ class NamedPlaces:
             detail = DETAIL_END.search(name)
             stem = name[: detail.start()] if detail else name
             # a named place, or any name with a building or group number after it (恒大御景半岛三期6栋)
-            if len(stem) < MIN_CHARS or ADMIN_ONLY.fullmatch(stem) or not (PLACE_END.search(stem) or detail):
+            if len(stem) < MIN_CHARS or ADMIN_ONLY.fullmatch(stem) or ROAD_END.search(stem):
+                continue
+            if not (PLACE_END.search(stem) or detail):
                 continue
             if AUTHORITY_END.search(name) or CROSSING_END.search(name):
                 continue

@@ -116,3 +116,8 @@ def test_location_lac_bad_home_names_the_option(home):
     classify.register(registry)
     with pytest.raises(ConfigError, match="location.lac.v1.home"):
         registry.build("location.lac.v1", {"home": home})
+
+
+@pytest.mark.parametrize("text", ["你好，我住在浦东新区张杨路500号，小区门口路灯坏了", "我家在联丰路398号"])
+def test_named_places_leaves_roads_and_house_numbers_to_the_spacy_stage(places, text):
+    assert places.find(text) == []
