@@ -28,7 +28,7 @@ from pipeline.base.deps import require
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NamedPlace", "NamedPlaces", "PLACE_END"]
+__all__ = ["NamedPlace", "NamedPlaces", "PLACE_END", "name_start"]
 
 NAME_TAGS = frozenset({"LOC", "ORG", "nz"})  # LAC tags of place-name words
 FINISH_TAGS = frozenset({"n", "nw", "xc", "f", "m"})  # tags of words that may finish a name (泉星小区, 三期)
@@ -102,10 +102,11 @@ class NamedPlaces:
         """LAC's (word, tag) pairs; the words concatenate to `text`."""
         return [(w, t) for w, t in self._lac.run(text)] if text else []
 
-    def find(self, text: str) -> list[NamedPlace]:
-        """The named places of `text`, in order (see the module docstring for what counts)."""
+    def find(self, text: str, tagged: Optional[list[tuple[str, str]]] = None) -> list[NamedPlace]:
+        """The named places of `text`, in order (see the module docstring for what counts). `tagged`: `tag(text)`
+        when the caller has it already."""
         places = []
-        for start, end in self._runs(text):
+        for start, end in self._runs(text, tagged):
             name = text[start:end]
             prefix = ADMIN_PREFIX.match(name)
             if prefix and prefix.end() < len(name):
@@ -130,11 +131,11 @@ class NamedPlaces:
         places = self.find(text)
         return next((p for p in places if not p.village), places[0] if places else None)
 
-    def _runs(self, text: str) -> list[tuple[int, int]]:
+    def _runs(self, text: str, tagged: Optional[list[tuple[str, str]]] = None) -> list[tuple[int, int]]:
         """Character spans of runs of name words (with the words that finish them)."""
         runs: list[tuple[int, int]] = []
         pos, begin = 0, None
-        for word, tag in self.tag(text):
+        for word, tag in self.tag(text) if tagged is None else tagged:
             if tag in NAME_TAGS or (begin is not None and _finishes(word, tag)) or (tag == "xc" and _finishes(word, tag)):
                 begin = pos if begin is None else begin
             elif begin is not None:
@@ -144,3 +145,31 @@ class NamedPlaces:
         if begin is not None:
             runs.append((begin, pos))
         return runs
+
+
+# LAC words that never stand inside a place name: prepositions, conjunctions, pronouns and punctuation (该小区,
+# 在XX路), and verbs, adverbs and particles of two characters or more (导致, 只能, 损毁). A single-character verb,
+# adverb or particle, and a time word, are often part of an unusual name in LAC's reading (生源之春, 晟通牡丹舸,
+# 利海米兰春天小区), so they stay.
+NOT_IN_NAME = frozenset({"p", "c", "r", "w"})
+NOT_IN_NAME_LONG = frozenset({"v", "vd", "d", "u"})
+NAME_SUFFIX = re.compile(r"(?:小区|花园|社区|大道|公路|高速|广场|大厦|路|街|巷|道|弄|苑|园|村|组)$")
+
+
+def name_start(tagged: list[tuple[str, str]], start: int, name_end: int) -> Optional[int]:
+    """Where a place name said at `start` (its name, without a number, ends at `name_end`) really begins, by LAC's
+    tags (`tagged`, the words of the whole text): after the last word inside it that cannot belong to a name (a
+    word that runs to the name's end and ends like a place, 利海米兰春天小区, is the name, whatever its tag). None
+    when what is left is no name: fewer than 2 characters before its place word (导致该小区 → 小区, 只能半路 → 半路)."""
+    begin, pos = start, 0
+    for word, tag in tagged:
+        # a word inside the name; one that runs to its end and ends like a place is the name itself, whatever its tag
+        inside = start <= pos < name_end and (pos + len(word) < name_end or not FINISH_END.search(word))
+        if inside and (tag in NOT_IN_NAME or (tag in NOT_IN_NAME_LONG and len(word) >= 2)):
+            begin = max(begin, pos + len(word))
+        pos += len(word)
+    if begin == start:
+        return start
+    rest = "".join(w for w, _ in tagged)[begin:name_end]
+    stem = NAME_SUFFIX.sub("", rest)
+    return begin if len(stem) >= 2 and len(rest) > len(stem) else None

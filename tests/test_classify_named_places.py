@@ -121,3 +121,33 @@ def test_location_lac_bad_home_names_the_option(home):
 @pytest.mark.parametrize("text", ["你好，我住在浦东新区张杨路500号，小区门口路灯坏了", "我家在联丰路398号"])
 def test_named_places_leaves_roads_and_house_numbers_to_the_spacy_stage(places, text):
     assert places.find(text) == []
+
+
+@pytest.mark.parametrize("tagged,expected", [
+    ([("沿着", "p"), ("红仑大道", "LOC")], 2),  # a preposition is cut off
+    ([("导致", "v"), ("该", "r"), ("小区", "n")], None),  # nothing left but the place word
+    ([("只能", "v"), ("半路", "n")], None),
+    ([("自谋生路", "v")], None),  # an idiom ending in 路
+    ([("修", "v"), ("红仑大道", "LOC")], 0),  # one-character verbs stay: LAC reads them inside odd names
+    ([("利海米兰春天小区", "v")], 0),  # a word that is the whole name, ending like a place: a name whatever its tag
+    ([("联丰路", "LOC")], 0),
+])  # fmt: skip
+def test_name_start_by_lac_tags(tagged, expected):
+    from classify.named_places import name_start
+
+    text = "".join(w for w, _ in tagged)
+    assert name_start(tagged, 0, len(text)) == expected
+
+
+@pytest.mark.parametrize("text,before,after", [
+    ("施工车辆太多，导致该小区的居民出行很不方便", "导致该小区", None),
+    ("我们是A5区新建东路白沙啤酒公寓的住户", "A5区 新建东路 白沙啤酒公寓", "A5区 新建东路 白沙啤酒公寓"),  # roads as read
+    ("我们在联丰路398号利海米兰春天小区住", "联丰路398号 利海米兰春天小区", "联丰路398号 利海米兰春天小区"),
+])  # fmt: skip
+def test_location_lac_drops_phrases_the_patterns_took_for_places(stage, text, before, after):
+    registry = Registry()
+    classify.register(registry)
+    transcript = text_transcript(text)
+    doc = TextDoc(transcript, tuple(() for _ in transcript.segments))
+    assert registry.build("location.spacy.v1")(doc, {}).value == before
+    assert stage(doc, {}).value == after
