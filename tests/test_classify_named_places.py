@@ -151,3 +151,14 @@ def test_location_lac_drops_phrases_the_patterns_took_for_places(stage, text, be
     doc = TextDoc(transcript, tuple(() for _ in transcript.segments))
     assert registry.build("location.spacy.v1")(doc, {}).value == before
     assert stage(doc, {}).value == after
+
+
+def test_named_places_tags_each_text_once(monkeypatch):
+    """A live call's ticket is drafted again every second from every segment so far: LAC runs once per segment."""
+    places = NamedPlaces()
+    runs = []
+    real = places._lac.run
+    monkeypatch.setattr(places._lac, "run", lambda text: runs.append(text) or real(text))
+    for _ in range(3):
+        assert [p.text for p in places.find("九亿广场门口的下水道堵了")] == ["九亿广场"]
+    assert runs == ["九亿广场门口的下水道堵了"]
