@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -524,7 +523,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import re
 
     from pipeline.base.config import check_number
-    from pipeline.call import CallPipeline
     from pipeline.server import ServerSettings, bind_socket, create_app, default_data_dir, default_decode_workers, default_max_live, serve
     from pipeline.store import default_db_url, open_store
 
@@ -535,10 +533,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         check_number("--decode-workers", args.workers, 1, 64, integer=True)
     max_live = default_max_live() if args.max_live is None else args.max_live
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    if args.workers is None and _config(args).asr.workers == 0:  # automatic: one per live call, up to the cores
+        args.workers = default_decode_workers(max_live)
     pipeline = _checked_pipeline(args, audio=True)
-    if pipeline.config.asr.workers == 0:  # automatic: one decode at a time per live call, up to the cores
-        config = pipeline.config
-        pipeline = CallPipeline(replace(config, asr=replace(config.asr, workers=default_decode_workers(max_live))))
     pipeline.check(audio=False, out_dir=data_dir, out_field="--data-dir")
     settings = ServerSettings(host=args.host, port=args.port, data_dir=data_dir, allowed_origins=tuple(args.allow_origins),
                               max_live=max_live)  # fmt: skip

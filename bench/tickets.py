@@ -66,7 +66,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from classify.linear import load_linear_model, make_category_linear, normalize  # noqa: E402
+from classify.linear import load_linear_model, make_category_linear, normalize, read_card  # noqa: E402
 from classify.train import is_held_out, read_labelled_jsonl  # noqa: E402
 from models.registry import resolve_classifier  # noqa: E402
 from pipeline.base.config import DEFAULT_STAGES, TicketOptions  # noqa: E402
@@ -171,7 +171,7 @@ def annotated_location(path: Path, stages: tuple[str, ...]) -> dict[str, tuple[f
 
 def card_cv(model: str) -> float:
     """The 5-fold cross-validated accuracy in a shipped model's card (NaN when the card has none)."""
-    card = json.loads(resolve_classifier(model).with_suffix(".json").read_text(encoding="utf-8"))
+    card = read_card(resolve_classifier(model).with_suffix(".json"))
     return float(card.get("cv", {}).get("cv_accuracy", float("nan")))
 
 

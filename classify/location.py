@@ -26,14 +26,14 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional
 
 from pipeline.base.config import check_number
-from pipeline.base.errors import ConfigError
 from pipeline.base.deps import require
+from pipeline.base.errors import ConfigError
 from pipeline.base.numerals import NUMBER_CHARS, normalise_number
 from pipeline.base.types import Evidence, LocationField, LocationParts, Segment, TextDoc, TicketField
 
 from .gazetteer import Communities, Gazetteer, load_communities, load_gazetteer
 from .matching import has_chinese
-from .named_places import NamedPlaces, name_start
+from .named_places import NamedPlaces, most_specific, name_start
 from .place_tokenizer import CN_NUMERAL, PATTERNS, STEM_TAGS, PlaceTokenizer
 from .resources import PathLike
 
@@ -310,9 +310,10 @@ class Locator:
         """The named place LAC finds (`classify.named_places`): the first estate or site said, else the first
         village or community, as a compound mention."""
         found = [(seg, p) for seg in doc.segments if seg.id in tagged for p in self.places.find(seg.text, tagged[seg.id])]
-        if not found:
+        place = most_specific([p for _, p in found])
+        if place is None:
             return None
-        seg, place = next(((s, p) for s, p in found if not p.village), found[0])
+        seg = next(s for s, p in found if p is place)
         return Mention("compound", seg.id, place.start, place.end, place.text, place.text, name=place.text)
 
     def find_mentions(self, segment: Segment, spans: Optional[Iterable[tuple[int, int]]] = None) -> list[Mention]:

@@ -23,13 +23,13 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
+from typing import Optional, Sequence
 
 from pipeline.base.deps import require
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NamedPlace", "NamedPlaces", "PLACE_END", "name_start"]
+__all__ = ["NamedPlace", "NamedPlaces", "PLACE_END", "most_specific", "name_start"]
 
 NAME_TAGS = frozenset({"LOC", "ORG", "nz"})  # LAC tags of place-name words
 FINISH_TAGS = frozenset({"n", "nw", "xc", "f", "m"})  # tags of words that may finish a name (泉星小区, 三期)
@@ -71,6 +71,11 @@ class NamedPlace:
     end: int
     text: str
     village: bool  # a village, group or community: less specific than an estate or a site
+
+
+def most_specific(places: Sequence[NamedPlace]) -> Optional[NamedPlace]:
+    """The first estate or site said, else the first village or community (None when there is none)."""
+    return next((p for p in places if not p.village), places[0] if places else None)
 
 
 def _finishes(word: str, tag: str) -> bool:
@@ -134,9 +139,8 @@ class NamedPlaces:
         return places
 
     def best(self, text: str) -> Optional[NamedPlace]:
-        """The most specific named place: the first estate or site, else the first village or community."""
-        places = self.find(text)
-        return next((p for p in places if not p.village), places[0] if places else None)
+        """The most specific named place of `text` (`most_specific`)."""
+        return most_specific(self.find(text))
 
     def _runs(self, text: str, tagged: Optional[list[tuple[str, str]]] = None) -> list[tuple[int, int]]:
         """Character spans of runs of name words (with the words that finish them)."""

@@ -13,9 +13,9 @@ order:
 - within a priority, round robin over sessions: the sessions with a waiting job form a first-come queue, and a
   session that was just served goes to its back, so no session gets a second decode while another's job waits.
 
-Why several workers rather than one with every thread: on 2 cores a Whisper base window decode runs only ~1.1×
-faster on two threads than on one, while two one-thread decodes side by side get through ~1.45× the work
-(bench/serve_load.py, README "Operator console"). So one live call loses a little and two live calls stop
+Why several workers rather than one with every thread: on 2 cores a Whisper base window decode runs only ~1.15×
+faster on two threads than on one, while two one-thread decodes side by side get through ~1.57× the work of one
+decode at a time (bench/decode_workers.py, README "Operator console"). So one live call loses a little and two live calls stop
 queueing behind each other.
 
 A decode that raises raises in the thread that asked for it; the worker goes on with the next job. `close()`
@@ -72,6 +72,12 @@ class SchedulerStats:
     running: tuple[str, ...]
 
 
+def _checked_priority(priority: object) -> int:
+    if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
+        raise ValueError(f"priority must be an integer >= 0 (LIVE=0, AFTER_CALL=1), got {priority!r}")
+    return priority
+
+
 class _Job:
     __slots__ = ("session", "priority", "work", "queued_s", "done", "result", "error")
 
@@ -120,7 +126,6 @@ class DecodeScheduler:
         self._cv = threading.Condition()
         self._ready: dict[int, deque[str]] = {}  # priority -> sessions with a waiting job, first come first served
         self._jobs: dict[str, deque[_Job]] = {}  # session -> its waiting jobs, in order
-        self._priority: dict[str, int] = {}  # session -> priority of its waiting jobs
         self._served: OrderedDict[str, int] = OrderedDict()
         self._wait_max: dict[str, float] = {}
         self._wait_total: dict[str, float] = {}
@@ -150,7 +155,6 @@ class DecodeScheduler:
             dropped = [job for jobs in self._jobs.values() for job in jobs]
             self._jobs.clear()
             self._ready.clear()
-            self._priority.clear()
             self._cv.notify_all()
         for job in dropped:
             job.error = SchedulerClosed("the server is shutting down; the decode was not run")
@@ -175,9 +179,7 @@ class DecodeScheduler:
     def backend(self, name: str, priority: int = LIVE) -> SessionBackend:
         """A WordBackend for one session. `name` identifies it for fairness and in the counters (one name per
         session); `priority` is LIVE (0) or AFTER_CALL (1); lower runs first."""
-        if not isinstance(priority, int) or priority < 0:
-            raise ValueError(f"priority must be an integer >= 0 (LIVE=0, AFTER_CALL=1), got {priority!r}")
-        return SessionBackend(self, name, priority)
+        return SessionBackend(self, name, _checked_priority(priority))
 
     def run(
         self, session: str, priority: int, samples: np.ndarray, final: bool = False, beam_size: Optional[int] = None
@@ -189,9 +191,7 @@ class DecodeScheduler:
     def call(self, session: str, priority: int, work: Callable[[], T]) -> T:
         """Queue `work` (one decode on the engine: the after-call drafter's pieces of a recording) as a job of
         `session`, and block until a worker has run it; returns its result, or raises its exception here."""
-        if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
-            raise ValueError(f"priority must be an integer >= 0 (LIVE=0, AFTER_CALL=1), got {priority!r}")
-        job = _Job(session, priority, work, self._clock())
+        job = _Job(session, _checked_priority(priority), work, self._clock())
         with self._cv:
             if self._closed:
                 raise SchedulerClosed("the server is shutting down; no more decodes are run")
@@ -200,7 +200,6 @@ class DecodeScheduler:
             queued = self._jobs.setdefault(session, deque())
             if not queued:
                 self._ready.setdefault(priority, deque()).append(session)
-                self._priority[session] = priority
             queued.append(job)
             self._cv.notify()
         job.done.wait()
@@ -224,7 +223,6 @@ class DecodeScheduler:
                 sessions.append(session)  # its next job waits behind every other session's
             else:
                 del self._jobs[session]
-                del self._priority[session]
             return job
         return None
 

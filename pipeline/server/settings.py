@@ -17,8 +17,8 @@ SAMPLE_RATE_HZ = 16000
 def default_max_live() -> int:
     """Live calls served at once by default: one per CPU core (`os.cpu_count()`). Whisper base decodes a live
     call's windows in roughly a quarter of real time on one core, and by default each core runs one decode at a
-    time (`default_decode_workers`), so more live calls than cores would only make each of them lag; calls beyond the limit are recorded and drafted
-    after hang-up (README, "Operator console")."""
+    time (`default_decode_workers`), so more live calls than cores would only make each of them lag; calls
+    beyond the limit are recorded and drafted after hang-up (README, "Operator console")."""
     return max(1, os.cpu_count() or 1)
 
 
