@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping, Optional, Sequence, Union
+from typing import Mapping, Optional, Union
 
 import numpy as np
 
@@ -48,7 +48,7 @@ from pipeline.base.config import check_number
 from pipeline.base.errors import ModelError
 from pipeline.base.types import TextDoc, TicketField, UrgencyField
 
-from .linear import evidence_for, npz_lines, read_card, softmax, terms_by_index, tfidf
+from .linear import evidence_for, model_terms, npz_lines, read_card, softmax, tfidf
 from .matching import has_chinese
 from .request_type import REQUEST_TYPES, make_request_type_rules_v2
 from .urgency import _level, load_priority_table, load_urgency_cues
@@ -134,7 +134,7 @@ class FieldModel:
             return []
         w = self.weights[idx]
         push = values * (w[:, column] - w.mean(axis=1))
-        inverse = self._inverse()
+        inverse = model_terms(self)
         best: dict[str, float] = {}
         for i in np.argsort(-push, kind="stable"):
             if push[i] <= 0 or len(best) >= n:
@@ -144,17 +144,10 @@ class FieldModel:
                 best[term] = float(push[i])
         return list(best.items())
 
-    def _inverse(self) -> Sequence[str]:
-        inv = self.__dict__.get("_inv")
-        if inv is None:
-            inv = terms_by_index(self.vocabulary)
-            object.__setattr__(self, "_inv", inv)
-        return inv
-
     def save(self, path: PathLike) -> Path:
         """Write the ``.npz`` (weights as float16); the JSON card is written by the trainer."""
         path = Path(path)
-        terms = self._inverse()
+        terms = model_terms(self)
         np.savez_compressed(
             path,
             format_version=np.array(FORMAT_VERSION),

@@ -66,6 +66,7 @@ __all__ = [
     "fallback_applies",
     "load_linear_model",
     "make_category_linear",
+    "model_terms",
     "normalize",
     "npz_lines",
     "read_card",
@@ -238,7 +239,7 @@ class LinearModel:
             return Prediction(ranked, (), len(idx))
         w = self.weights[idx]
         contrib = values * (w[:, int(order[0])] - w.mean(axis=1))
-        inverse = self._terms_by_index()
+        inverse = model_terms(self)
         push = {inverse[int(i)]: float(c) for i, c in zip(idx, contrib)}
         lo, hi = self.settings.char_ngram_min, self.settings.char_ngram_max
         scored = {}
@@ -248,17 +249,10 @@ class LinearModel:
         best = sorted(((t, c) for t, c in scored.items() if c > 0), key=lambda tc: -tc[1])
         return Prediction(ranked, tuple(best[:n_words]), len(idx))
 
-    def _terms_by_index(self) -> Sequence[str]:
-        inv = self.__dict__.get("_inverse")
-        if inv is None:
-            inv = terms_by_index(self.vocabulary)
-            object.__setattr__(self, "_inverse", inv)
-        return inv
-
     def save(self, path: PathLike) -> Path:
         """Write the ``.npz`` (weights as float16) and return its path. The JSON card is written by the trainer."""
         path = Path(path)
-        terms = self._terms_by_index()
+        terms = model_terms(self)
         if any("\n" in t for t in terms):
             raise ValueError("a term contains a newline; terms are built from whitespace-free text")
         np.savez_compressed(
@@ -303,6 +297,15 @@ def terms_by_index(vocabulary: Mapping[str, int]) -> list[str]:
     for t, i in vocabulary.items():
         inv[i] = t
     return inv
+
+
+def model_terms(model) -> Sequence[str]:
+    """`terms_by_index(model.vocabulary)` of a frozen model, built on first use and kept on the model."""
+    terms = model.__dict__.get("_terms")
+    if terms is None:
+        terms = terms_by_index(model.vocabulary)
+        object.__setattr__(model, "_terms", terms)
+    return terms
 
 
 def npz_lines(arr: np.ndarray) -> list[str]:
