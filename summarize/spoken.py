@@ -3,7 +3,8 @@
 Three pure steps on the caller's words, used by ``summarize.structured.v1``:
 
 * `keep_tokens`: the words of a clause without fillers (喂, 那个, 就是, 啊 …), hedges and pronouns (我们, 特别, 一下 …);
-  places always stay; `REGISTER` then writes a few spoken words as a work order does (没有 → 无, 跟 → 与, 到现在 → 至今).
+  places always stay; `REGISTER` then writes a few spoken words as a work order does (没有 → 无, 跟 → 与, 到现在 → 至今,
+  什么时候 → 何时, 能不能 → 能否). The learned selector adds the words citizens' titles almost never keep.
 * `correct_terms`: a recognition error in an ordinary word is replaced only when the domain vocabulary makes it
   sure: the heard form is one listed for a domain term (`CONFUSIONS`, e.g. 几水 → 积水), it is whole words of the
   segmentation (not a piece of a longer word: 这几水管 is 这/几/水管 and stays), and it is not inside a place the
@@ -21,7 +22,7 @@ import logging
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
+from typing import AbstractSet, Iterable, Mapping, Sequence
 
 from pipeline.base.numerals import cn_to_int
 
@@ -42,6 +43,7 @@ FILLER_WORDS = frozenset(
 # a spoken word -> the word a work order uses for it (same meaning, written register)
 REGISTER: Mapping[str, str] = MappingProxyType({
     "跟": "与", "没有": "无", "没人": "无人", "到现在": "至今", "到目前": "至今",
+    "什么时候": "何时", "能不能": "能否", "是不是": "是否", "为什么": "为何", "有没有": "是否有", "多长时间": "多久",
 })
 
 
@@ -60,9 +62,13 @@ def written(words: Sequence[str]) -> list[str]:
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-def keep_tokens(tokens: Sequence[tuple[str, int, int]], protected: Iterable[tuple[int, int]] = ()) -> list[tuple[str, int, int]]:
+def keep_tokens(
+    tokens: Sequence[tuple[str, int, int]], protected: Iterable[tuple[int, int]] = (), drop: AbstractSet[str] = frozenset()
+) -> list[tuple[str, int, int]]:
     """The (word, start, end) tokens an operator would keep: fillers dropped unless they lie inside a protected
-    span (a place), and punctuation and spaces dropped."""
+    span (a place), and punctuation and spaces dropped. Words in `drop` (those citizens' own titles almost never
+    keep, `summarize.selector.Selector.dropped`) go too, unless protected or holding a digit, a Latin letter, a
+    numeral or a negation (没, 不, 未 … never go: dropping one would say the opposite)."""
     spans = tuple(protected)
     out = []
     for word, start, end in tokens:
@@ -70,7 +76,23 @@ def keep_tokens(tokens: Sequence[tuple[str, int, int]], protected: Iterable[tupl
         if not inside and (word in FILLER_WORDS or not word.strip() or not (_HAN.search(word) or any(ch.isalnum() or ch == "*" for ch in word))):
             continue
         out.append((word, start, end))
-    return out
+    if not drop:
+        return out
+
+    def droppable(k: int) -> bool:
+        word, start, end = out[k]
+        if word not in drop or _KEEP_ALWAYS.search(word) or any(a <= start and end <= b for a, b in spans):
+            return False
+        before = out[k - 1][0] + word if k else ""
+        after = word + out[k + 1][0] if k + 1 < len(out) else ""
+        return before not in REGISTER and after not in REGISTER  # 到 现在 → 至今: the pair is written, not dropped
+
+    return [tok for k, tok in enumerate(out) if not droppable(k)]
+
+
+# never dropped: digits, Latin letters, masked digits, Chinese numbers (一 only before a unit or 个: 一直 may go,
+# 一年, 一个 (星期) and 一百 stay) and negations
+_KEEP_ALWAYS = re.compile(r"[0-9A-Za-z*零〇二两三四五六七八九十百千万不没无未非别勿禁莫否]|一[个年月天日周次回段百千万块元岁栋楼层号户人]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import AbstractSet, Mapping, Optional
 
 from pipeline.base.config import check_number
 from pipeline.base.privacy import mask_pii as _mask_pii
@@ -64,7 +64,7 @@ _REQUEST_WEAK = re.compile(r"尽快|赶紧|快点|管一管|管管|处理一下|
 _ASK = re.compile(
     r"(?:我们|我)?(?:强烈|还是|就|真诚)?(?:希望|要求|请求|恳请|请|麻烦|能不能|能否|可不可以)?(?:一下)?"
     r"(?:你们|您|相关部门|有关部门|主管部门|相关的部门|有关的部门|上级领导|市领导|各位领导|领导|政府|市长|市委市政府|"
-    r"上级部门|部门|你|市里|有关单位|相关单位)*"
+    r"上级部门|部门|你|市里|有关单位|相关单位|[县区镇乡]领导|[县区镇乡]里|[县区镇乡]政府)*"
     r"(?:能|可以|赶快|好好|帮忙|帮帮|帮|给|为|替)?(?:我们|我|咱们|老百姓|我们老百姓|业主)*"
 )
 _ASK_TAIL = re.compile(r"(?:一下|一下子|吧|啊|呀|好吗|行吗|可以吗|谢谢|谢谢了|谢谢你们)+$")
@@ -135,9 +135,10 @@ def build_structured_summary(
         model = selector_model if selector == "learned" else None
     else:
         model = load_selector(str(selector_model) if selector_model else None)
+    drop = frozenset(model.dropped) if model is not None else frozenset()
 
     def summarize(doc: TextDoc, fields: Mapping[str, TicketField]) -> TicketField:
-        plan = _plan(doc, fields, do_mask, do_correct, by_type, request_chars)
+        plan = _plan(doc, fields, do_mask, do_correct, by_type, request_chars, drop)
         if plan is None:
             return TicketField.unknown()
         said, kind, consult, places, request, content = plan
@@ -168,7 +169,7 @@ def build_structured_summary(
 
 
 def _plan(doc: TextDoc, fields: Mapping[str, TicketField], do_mask: bool, do_correct: bool, by_type: bool,
-          request_chars: int):
+          request_chars: int, drop: AbstractSet[str] = frozenset()):
     """What the summary is chosen from: (said, request type, consult, place spans, request, content parts), or None
     for a call with nothing to summarise."""
     clauses = [c for c in split_clauses(doc) if _HAN.search(c.text)]
@@ -177,7 +178,7 @@ def _plan(doc: TextDoc, fields: Mapping[str, TicketField], do_mask: bool, do_cor
     kind = _value(fields.get("request_type"))
     places = _place_spans(fields.get("location"))
     said = {s.id: (mask_pii_aligned(s.text) if do_mask else s.text) for s in doc.segments}
-    parts = [p for p in (_part(doc, said, c, places, do_correct) for c in clauses) if p is not None]
+    parts = [p for p in (_part(doc, said, c, places, do_correct, drop) for c in clauses) if p is not None]
     if not parts:
         return None
     consult = by_type and kind == "咨询"
@@ -189,10 +190,11 @@ def _plan(doc: TextDoc, fields: Mapping[str, TicketField], do_mask: bool, do_cor
 
 
 def content_candidates(doc: TextDoc, fields: Mapping[str, TicketField], mask_pii: bool = True, correct_asr: bool = True,
-                       frame_by_type: bool = True, request_chars: int = 12) -> tuple[list[Part], list[Candidate], bool]:
+                       frame_by_type: bool = True, request_chars: int = 12,
+                       drop: AbstractSet[str] = frozenset()) -> tuple[list[Part], list[Candidate], bool]:
     """The parts <what> is chosen from, their selector candidates and whether the call is a consultation (for
-    training the selector: ``summarize/train.py``)."""
-    plan = _plan(doc, fields, mask_pii, correct_asr, frame_by_type, request_chars)
+    training the selector: ``summarize/train.py``; `drop`: the words compression drops, `Selector.dropped`)."""
+    plan = _plan(doc, fields, mask_pii, correct_asr, frame_by_type, request_chars, drop)
     if plan is None:
         return [], [], False
     _, _, consult, places, _, content = plan
@@ -237,7 +239,8 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def _compress(doc: TextDoc, said: Mapping[int, str], clause: Clause, a: int, b: int, places, do_correct: bool) -> str:
+def _compress(doc: TextDoc, said: Mapping[int, str], clause: Clause, a: int, b: int, places, do_correct: bool,
+              drop: AbstractSet[str] = frozenset()) -> str:
     """The words of ``said[segment][a:b]`` an operator keeps: sure recognition errors fixed (on the words as
     said, so a heard form never spans a dropped word), fillers dropped, numbers in digits."""
     text = said[clause.segment_id]
@@ -250,16 +253,17 @@ def _compress(doc: TextDoc, said: Mapping[int, str], clause: Clause, a: int, b: 
     if do_correct:
         cuts = [s - lo for s, _ in tokens] + [hi - lo]
         piece, _ = correct_terms(piece, cuts, [(ps - lo, pe - lo) for ps, pe in spans])
-    kept = keep_tokens([(piece[s - lo : e - lo], s, e) for s, e in tokens], spans)
+    kept = keep_tokens([(piece[s - lo : e - lo], s, e) for s, e in tokens], spans, drop)
     return digits("".join(written([w for w, _, _ in kept])))
 
 
-def _part(doc: TextDoc, said: Mapping[int, str], clause: Clause, places, do_correct: bool) -> Optional[Part]:
+def _part(doc: TextDoc, said: Mapping[int, str], clause: Clause, places, do_correct: bool,
+          drop: AbstractSet[str] = frozenset()) -> Optional[Part]:
     if _IDLE.match(clause.text) or _NAME.match(clause.text):
         return None
     a, b = _trim(said[clause.segment_id], clause.start, clause.end)
-    compressed = _compress(doc, said, clause, a, b, places, do_correct) if b > a else ""
-    if not _HAN.search(compressed):
+    compressed = _compress(doc, said, clause, a, b, places, do_correct, drop) if b > a else ""
+    if len(_HAN.findall(compressed)) < 2:  # nothing, or one character left (搬 of 搬过来的): no clause of a summary
         return None
     if _REQUEST_STRONG.search(clause.text):
         kind = "request"
@@ -286,15 +290,15 @@ def _request(
     used: list[Part] = []
     for k in range(idx, min(idx + 3, len(parts))):
         p = parts[k]
-        if k > idx and p.clause.sentence != parts[idx].clause.sentence:
-            break
+        if k > idx and (p.clause.sentence != parts[idx].clause.sentence or _PURPOSE.match(p.clause.text)):
+            break  # another sentence, or what the request is for (让我们住得安心): not the request
         text = said[p.clause.segment_id]
         a, b = p.clause.start, p.clause.end
         cue = _CUE.search(text, a, b) if k == idx else None
         a = cue.end() if cue else a
         m = _ASK.match(text, a, b)
         a = m.end() if m else a
-        piece = _plain(_compress(doc, said, p.clause, a, b, places, do_correct))
+        piece = _plain(_compress(doc, said, p.clause, a, b, places, do_correct))  # titles say no requests: no `drop`
         used.append(p)
         if len(piece) < 2 or _SOFT.fullmatch(piece):
             if asked:
@@ -313,12 +317,15 @@ _CUE = re.compile(
     r"希望|要求|请求|恳请|诉求是|建议(?!.{0,3}[吗？])|请(?!问)|麻烦|能不能|能否|可不可以|可否|尽快|赶紧|赶快|快点|马上|"
     r"管一管|管管|处理一下|解决一下|查一查|查一下|做个?主"
 )
+_PURPOSE = re.compile(r"(?:好让|让|免得|以免|省得|不然|否则|要不然)")
 _PLAIN = (
     (re.compile(r"赶紧|赶快|抓紧|快点|早点|马上"), "尽快"),
     (re.compile(r"(?:管一管|管管|管一下|处理处理|处理一下)$"), "处理"),
     (re.compile(r"(?:(?:好好|下来|过来|去|来)?(?:查一查|查一下|查查|调查一下|调查)|(?:好好|下来|过来|去|来)查)$"), "调查处理"),
     (re.compile(r"(?:去现场|来现场|现场|过来|下来|来|去)?(?:看一看|看看|看一下)$"), "实地查看"),
     (re.compile(r"(?:回个话|给个回复|回复一下|给回复|给个答复|给答复|回个复|给个说法|给说法)$"), "答复"),
+    (re.compile(r"^(?:给|一)?个(?:说法|答复|回复|准信|回话)$"), "答复"),
+    (re.compile(r"^(?:给|一)?个(?:解释|交代)$"), "给予解释"),
     (re.compile(r"^(?:帮帮|帮帮忙|帮忙|帮)$"), "协助解决"),
     (re.compile(r"^.{0,8}?(?:做个主|做主)$"), "做主"),
     (re.compile(r"^查$"), "调查处理"),

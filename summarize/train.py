@@ -17,7 +17,10 @@ summary an operator wrote), e.g. ``../shared/eval/tickets/annotated_dev.jsonl``.
    trained and tuned without it; the out-of-fold ROUGE-L is printed per fold and overall. The shipped model is then
    trained on all calls.
 5. ``--titles FILE``: the `lexical` features come from a title model trained on written messages and the titles
-   their writers gave them (`fit_lexical`), not on the annotated calls.
+   their writers gave them (`fit_lexical`), not on the annotated calls. The same messages give each frequent word
+   the share of messages holding it whose title keeps it (`title_keep_rates`); compression drops the words kept
+   less often than `drop_below` (`Selector.dropped`). Steps 1-4 run for each value of `DROP_BELOW`, and the one
+   with the best cross-validated ROUGE-L is shipped (each value's figure is printed and kept in the card).
 
 Writes the selector (.npz: numbers and the feature names) and beside it a card (.json: its sha256, the data hashes,
 the cross-validated ROUGE-L).
@@ -31,6 +34,7 @@ import json
 import re
 import statistics
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -43,6 +47,8 @@ from .structured import Part, build_structured_summary, content_candidates
 __all__ = ["Call", "cross_validate", "fit", "main", "oracle_labels", "prepare", "rouge_l"]
 
 ORACLE_CHARS = 80
+DROP_BELOW = (0.0, 0.03, 0.05)
+MIN_COUNT = 100  # a word is dropped only when at least this many messages hold it (frequent words: mostly function words)
 THRESHOLDS = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5)
 BUDGETS = (34, 42, 50)
 C = 0.3
@@ -102,27 +108,50 @@ def oracle_labels(texts: Sequence[str], reference: str, limit: int = ORACLE_CHAR
     return y
 
 
-def prepare(rows: Sequence[dict], draft: Callable[[str], tuple], lexical: Optional[np.ndarray] = None) -> list[Call]:
+def title_keep_rates(messages: Sequence[dict], min_count: int = MIN_COUNT) -> dict[str, float]:
+    """word -> (messages whose title holds it + 0.15) / (messages whose text holds it + 1), for the words of at
+    least `min_count` messages' texts (segmented with the product's segmenter)."""
+    from pipeline.base.segmenter import shared_segmenter
+
+    cut = shared_segmenter().cut
+    held: Counter = Counter()
+    kept: Counter = Counter()
+    for msg in messages:
+        title = msg.get("title") or ""
+        if not title:
+            continue
+        for word in set(cut(msg.get("text") or "")):
+            held[word] += 1
+            kept[word] += word in title
+    return {w: (kept[w] + 0.15) / (n + 1) for w, n in held.items() if n >= min_count and _HAN_WORD.search(w)}
+
+
+_HAN_WORD = re.compile(r"[\u4e00-\u9fff]")
+
+
+def prepare(rows: Sequence[dict], draft: Callable[[str], tuple], lexical: Optional[np.ndarray] = None,
+            drop: frozenset = frozenset()) -> list[Call]:
     """Collect every call's candidate clauses, features and labels; `draft(spoken)` gives the call's (TextDoc,
     fields) as the ticket builder drafts them before the summary (``bench/train_summary_selector.py`` passes the
     default stages: summarize may not import the orchestration layer)."""
     calls = []
     for row in rows:
         doc, fields = draft(row["spoken"])
-        parts, cands, consult = content_candidates(doc, fields)
+        parts, cands, consult = content_candidates(doc, fields, drop=drop)
         x = clause_features(cands, consult, lexical) if cands else np.zeros((0, len(FEATURES)))
         y = oracle_labels([p.text for p in parts], row["summary"])
         calls.append(Call(str(row["id"]), doc, fields, row["summary"], parts, x, y))
     return calls
 
 
-def _score(calls: Sequence[Call], selector: Selector) -> list[float]:
+def _score(calls: Sequence[Call], selector: Selector) -> list[float]:  # selector.dropped: as the calls were prepared
     stage = build_structured_summary(what_chars=selector.what_chars, selector_model=selector)
     return [rouge_l(stage(c.doc, c.fields).value or "", c.reference) for c in calls]
 
 
 def fit(calls: Sequence[Call], c: float = C, thresholds: Sequence[float] = THRESHOLDS,
-        budgets: Sequence[int] = BUDGETS, lexical: Optional[np.ndarray] = None) -> Selector:
+        budgets: Sequence[int] = BUDGETS, lexical: Optional[np.ndarray] = None,
+        drop: tuple[str, ...] = (), drop_below: float = 0.0) -> Selector:
     """A selector trained on `calls`: logistic regression, then the threshold and the <what> budget whose summaries
     score best on the same calls."""
     from sklearn.linear_model import LogisticRegression
@@ -133,7 +162,7 @@ def fit(calls: Sequence[Call], c: float = C, thresholds: Sequence[float] = THRES
     scale[scale < 1e-9] = 1.0
     lr = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
     base = dict(weights=lr.coef_[0].astype(np.float64), intercept=float(lr.intercept_[0]), mean=mean, scale=scale,
-                lexical=lexical)
+                lexical=lexical, dropped=drop, drop_below=drop_below)
     grid = [(t, b) for b in budgets for t in thresholds]
     scored = {(t, b): statistics.fmean(_score(calls, Selector(**base, threshold=t, what_chars=b))) for t, b in grid}
     t, b = max(grid, key=lambda k: (round(scored[k], 6), -abs(k[0]), -k[1]))
@@ -182,14 +211,14 @@ def fold_of(call_id: str, k: int) -> int:
     return int(hashlib.sha256(call_id.encode("utf-8")).hexdigest(), 16) % k
 
 
-def cross_validate(calls: Sequence[Call], k: int = 5, c: float = C,
-                   lexical: Optional[np.ndarray] = None) -> dict[str, float]:
+def cross_validate(calls: Sequence[Call], k: int = 5, c: float = C, lexical: Optional[np.ndarray] = None,
+                   drop: tuple[str, ...] = (), drop_below: float = 0.0) -> dict[str, float]:
     """Out-of-fold ROUGE-L of each call (id -> score), every call summarised by a model that never saw it."""
     out: dict[str, float] = {}
     for f in range(k):
         train = [x for x in calls if fold_of(x.id, k) != f]
         test = [x for x in calls if fold_of(x.id, k) == f]
-        selector = fit(train, c, lexical=lexical)
+        selector = fit(train, c, lexical=lexical, drop=drop, drop_below=drop_below)
         scores = _score(test, selector)
         out.update({x.id: s for x, s in zip(test, scores)})
         print(f"  fold {f + 1}/{k}: {len(test)} calls, ROUGE-L {statistics.fmean(scores):.4f} (threshold {selector.threshold}, "
@@ -212,7 +241,7 @@ def main(argv: Optional[Sequence[str]] = None, draft: Optional[Callable[[str], t
     rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r.get("spoken") and r.get("summary")]
     print(f"{len(rows)} calls from {args.data} (sha256 {hashlib.sha256(args.data.read_bytes()).hexdigest()[:16]})")
-    lexical = None
+    lexical, rates = None, {}
     if args.titles:
         ids, texts = {str(r["id"]) for r in rows}, {r.get("text") for r in rows}
         messages = [json.loads(line) for line in args.titles.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -220,24 +249,36 @@ def main(argv: Optional[Sequence[str]] = None, draft: Optional[Callable[[str], t
         print(f"{len(kept)} of {len(messages)} messages of {args.titles} for the title model "
               f"(sha256 {hashlib.sha256(args.titles.read_bytes()).hexdigest()[:16]})")
         lexical = fit_lexical(kept)
-    calls = prepare(rows, draft, lexical)
-    print(f"{sum(len(c.y) for c in calls)} candidate clauses, {int(sum(c.y.sum() for c in calls))} kept by the oracle")
-    card: dict = {"data_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest(), "calls": len(calls), "C": args.C}
+        rates = title_keep_rates(kept)
+    card: dict = {"data_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest(), "calls": len(rows), "C": args.C}
     if args.titles:
         card["titles_sha256"] = hashlib.sha256(args.titles.read_bytes()).hexdigest()
-    if args.folds > 1:
-        oof = cross_validate(calls, args.folds, args.C, lexical)
-        halves = {h: [v for k, v in oof.items() if _half(k) == h] for h in "AB"}
-        card["cv"] = {"folds": args.folds, "rouge_l": round(statistics.fmean(oof.values()), 4),
-                      **{f"rouge_l_{h.lower()}": round(statistics.fmean(v), 4) for h, v in halves.items() if v}}
-        print(f"cross-validated ROUGE-L ({args.folds} folds, all {len(oof)} calls): {card['cv']['rouge_l']:.4f}; "
-              + ", ".join(f"half {h} ({len(v)}) {statistics.fmean(v):.4f}" for h, v in halves.items() if v))
-    selector = fit(calls, args.C, lexical=lexical)
+    best = None
+    for below in DROP_BELOW if rates else (0.0,):
+        drop = tuple(sorted(w for w, r in rates.items() if r < below))
+        calls = prepare(rows, draft, lexical, frozenset(drop))
+        print(f"drop_below {below}: {len(drop)} words dropped; {sum(len(c.y) for c in calls)} candidate clauses, "
+              f"{int(sum(c.y.sum() for c in calls))} kept by the oracle")
+        cv = None
+        if args.folds > 1:
+            oof = cross_validate(calls, args.folds, args.C, lexical, drop, below)
+            halves = {h: [v for k, v in oof.items() if _half(k) == h] for h in "AB"}
+            cv = {"folds": args.folds, "rouge_l": round(statistics.fmean(oof.values()), 4),
+                  **{f"rouge_l_{h.lower()}": round(statistics.fmean(v), 4) for h, v in halves.items() if v}}
+            card.setdefault("cv_by_drop_below", {})[str(below)] = cv["rouge_l"]
+            print(f"cross-validated ROUGE-L ({args.folds} folds, all {len(oof)} calls, drop_below {below}): "
+                  f"{cv['rouge_l']:.4f}; " + ", ".join(f"half {h} ({len(v)}) {statistics.fmean(v):.4f}" for h, v in halves.items() if v))
+        if best is None or (cv is not None and cv["rouge_l"] > best[0]):
+            best = (cv["rouge_l"] if cv else 0.0, below, drop, calls, cv)
+    _, below, drop, calls, cv = best
+    if cv is not None:
+        card["cv"] = cv
+    selector = fit(calls, args.C, lexical=lexical, drop=drop, drop_below=below)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     selector.save(args.out)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     card.update(sha256=digest, features=len(FEATURES), lexical_buckets=LEXICAL_BUCKETS if lexical is not None else 0,
-                threshold=selector.threshold, what_chars=selector.what_chars)
+                threshold=selector.threshold, what_chars=selector.what_chars, drop_below=below, dropped_words=len(drop))
     args.out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, sha256 {digest}), threshold {selector.threshold}, "
           f"budget {selector.what_chars}")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from models import registry
+from models.llm import KNOWN_LLMS
 from models.registry import KNOWN_MODELS, ModelSpec, PartSource, assemble, cache_dir, list_models, resolve_whisper
 from pipeline.base.errors import ModelError
 
@@ -292,7 +293,7 @@ def test_registry_list_models_reports_ready_and_not_ready(parts, root, monkeypat
 
     assert after[name].ready and after[name].detail == f"verified in {root / name}"
     assert after["small"].ready and after["small"].detail == "in cache"
-    assert list(after) == [name, "missing", *registry.DOWNLOADABLE]
+    assert list(after) == [name, "missing", *KNOWN_LLMS, *registry.DOWNLOADABLE]
 
 
 @pytest.mark.parametrize("name", ["base"])

@@ -19,6 +19,7 @@ REGISTERED_STAGES = {
     "request_type.rules.v1",
     "request_type.rules.v2",
     "summarize.extractive.v1",
+    "summarize.llamacpp.v1",
     "summarize.structured.v1",
     "summarize.transformers.v1",
     "urgency.linear.v1",
