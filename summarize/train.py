@@ -226,8 +226,10 @@ def cross_validate(calls: Sequence[Call], k: int = 5, c: float = C, lexical: Opt
     return out
 
 
-def main(argv: Optional[Sequence[str]] = None, draft: Optional[Callable[[str], tuple]] = None) -> int:
-    """The command line (``bench/train_summary_selector.py`` runs it with the default ticket stages as `draft`)."""
+def main(argv: Optional[Sequence[str]] = None, draft: Optional[Callable[[str], tuple]] = None,
+         notes: Optional[dict] = None) -> int:
+    """The command line (``bench/train_summary_selector.py`` runs it with the default ticket stages as `draft`;
+    `notes` go into the card: how the fields were drafted)."""
     if draft is None:
         raise SystemExit("run bench/train_summary_selector.py: the calls are drafted by the ticket builder")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -250,7 +252,8 @@ def main(argv: Optional[Sequence[str]] = None, draft: Optional[Callable[[str], t
               f"(sha256 {hashlib.sha256(args.titles.read_bytes()).hexdigest()[:16]})")
         lexical = fit_lexical(kept)
         rates = title_keep_rates(kept)
-    card: dict = {"data_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest(), "calls": len(rows), "C": args.C}
+    card: dict = {"data_sha256": hashlib.sha256(args.data.read_bytes()).hexdigest(), "calls": len(rows), "C": args.C,
+                  **(notes or {})}
     if args.titles:
         card["titles_sha256"] = hashlib.sha256(args.titles.read_bytes()).hexdigest()
     best = None
