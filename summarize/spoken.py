@@ -81,7 +81,7 @@ def keep_tokens(
 
     def droppable(k: int) -> bool:
         word, start, end = out[k]
-        if word not in drop or _KEEP_ALWAYS.search(word) or any(a <= start and end <= b for a, b in spans):
+        if word not in drop or word in REGISTER or _KEEP_ALWAYS.search(word) or any(a <= start and end <= b for a, b in spans):
             return False
         before = out[k - 1][0] + word if k else ""
         after = word + out[k + 1][0] if k + 1 < len(out) else ""

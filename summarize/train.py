@@ -18,8 +18,8 @@ summary an operator wrote), e.g. ``../shared/eval/tickets/annotated_dev.jsonl``.
    trained on all calls.
 5. ``--titles FILE``: the `lexical` features come from a title model trained on written messages and the titles
    their writers gave them (`fit_lexical`), not on the annotated calls. The same messages give each frequent word
-   the share of messages holding it whose title keeps it (`title_keep_rates`); compression drops the words kept
-   less often than `drop_below` (`Selector.dropped`). Steps 1-4 run for each value of `DROP_BELOW`, and the one
+   the share of messages holding it whose title keeps it (`title_keep_rates`; function words only, by jieba's
+   dictionary: `FUNCTION_TAGS`); compression drops the words kept less often than `drop_below` (`Selector.dropped`). Steps 1-4 run for each value of `DROP_BELOW`, and the one
    with the best cross-validated ROUGE-L is shipped (each value's figure is printed and kept in the card).
 
 Writes the selector (.npz: numbers and the feature names) and beside it a card (.json: its sha256, the data hashes,
@@ -123,10 +123,24 @@ def title_keep_rates(messages: Sequence[dict], min_count: int = MIN_COUNT) -> di
         for word in set(cut(msg.get("text") or "")):
             held[word] += 1
             kept[word] += word in title
-    return {w: (kept[w] + 0.15) / (n + 1) for w, n in held.items() if n >= min_count and _HAN_WORD.search(w)}
+    tags = _dictionary_tags()
+    return {w: (kept[w] + 0.15) / (n + 1) for w, n in held.items()
+            if n >= min_count and _HAN_WORD.search(w) and tags.get(w) in FUNCTION_TAGS}  # fmt: skip
 
 
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]")
+# jieba's dictionary parts of speech a dropped word may have: adverbs, pronouns, conjunctions, prepositions, locative
+# words, particles, modal and other function words. Nouns, verbs, adjectives, numbers and time words (去年, 上午) carry
+# facts and are never dropped, however rarely titles keep them.
+FUNCTION_TAGS = frozenset({"d", "r", "c", "p", "f", "u", "y", "zg", "k", "ud", "uz", "ug", "uj", "ul", "uv", "e", "o"})
+
+
+def _dictionary_tags() -> dict[str, str]:
+    """word -> part of speech in jieba's own dictionary (the first tag it lists)."""
+    import jieba.posseg
+
+    jieba.posseg.dt.initialize()
+    return dict(jieba.posseg.dt.word_tag_tab)
 
 
 def prepare(rows: Sequence[dict], draft: Callable[[str], tuple], lexical: Optional[np.ndarray] = None,

@@ -164,7 +164,7 @@ def test_classify_evidence_matches_text(builder, text):
                 "department": "生态环境局",
                 "location": None,
                 "urgency": "一般",
-                "summary": "来电人反映：小区旁边工厂晚上偷排污水，河水发臭，诉求：核实处理。",
+                "summary": "来电人反映：小区旁边有个工厂晚上偷排污水，河水发臭，诉求：核实处理。",
             },
         ),
         (
@@ -187,7 +187,7 @@ def test_classify_evidence_matches_text(builder, text):
                 "department": "公安局",
                 "location": None,
                 "urgency": "一般",
-                "summary": "来电人咨询：办理居住证什么材料。",  # a consultation: the question is the request
+                "summary": "来电人咨询：办理居住证需要什么材料。",  # a consultation: the question is the request
             },
         ),
     ],

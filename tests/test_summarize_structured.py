@@ -59,7 +59,7 @@ def test_summarize_structured_is_the_default(name):
         ("嗯，那个，我们小区九栋八零二在搞群租，隔了好多间，希望相关部门查一下。", {},
          "来电人反映：小区9栋802在群租，隔间，诉求：调查处理。"),
         ("路边一棵树倒了，挡住了路。", {}, "来电人反映：路边一棵树倒，挡住路，诉求：核实处理。"),
-        ("请问一下办理居住证需要什么材料？", {"request_type": CONSULT}, "来电人咨询：办理居住证什么材料。"),  # 需要: a frequent word titles drop
+        ("请问一下办理居住证需要什么材料？", {"request_type": CONSULT}, "来电人咨询：办理居住证需要什么材料。"),
         ("我建议在路口装个红绿灯。", {"request_type": SUGGEST}, "来电人建议：在路口装个红绿灯。"),
         ("小区门口路灯坏了，到现在都没有人来修，希望尽快修。", {}, "来电人反映：小区门口路灯坏，至今无人来修，诉求：尽快修。"),
     ],
@@ -114,7 +114,7 @@ def test_summarize_structured_default_request_option(default):
 @pytest.mark.parametrize(
     "text,summary",
     [
-        ("我们这里下雨就几水，路上几水很深，麻烦你们派人来处理一下。", "来电人反映：路上积水深，诉求：派人来处理。"),
+        ("我们这里下雨就几水，路上几水很深，麻烦你们派人来处理一下。", "来电人反映：下雨积水，路上积水深，诉求：派人来处理。"),
         ("我家这几水管坏了，麻烦你们派人来修。", "来电人反映：我家几水管坏，诉求：派人来修。"),  # 这/几/水管: not sure
     ],
 )  # fmt: skip
@@ -321,7 +321,7 @@ def test_selector_shipped_weights_are_what_the_training_wrote():
     assert (sel.threshold, sel.what_chars) == (card["threshold"], card["what_chars"])
     assert (sel.drop_below, len(sel.dropped)) == (card["drop_below"], card["dropped_words"])
     assert card["cv"]["rouge_l"] == max(card["cv_by_drop_below"].values())  # the shipped drop_below is the best by CV
-    assert {"没有", "不能"} & set(sel.dropped) <= set(sel.dropped) and "现在" in sel.dropped
+    assert "一直" in sel.dropped and not {"材料", "下雨", "去年", "需要"} & set(sel.dropped)  # function words only
     assert sel.what_chars == DEFAULTS["what_chars"]  # the stage's default budget is the one the selector was tuned with
     with np.load(str(_shipped(MODEL_FILE)), allow_pickle=False) as z:  # numbers and the feature names only
         assert {z[k].dtype.kind for k in z.files} <= {"f", "i", "U"}
@@ -363,7 +363,7 @@ def test_selector_file_round_trip_and_feature_check(tmp_path):
     "text,selector,summary",
     [
         ("你好，我们家是去年搬过来的，小区里面的垃圾好几天没人清理了，臭得不行，麻烦你们处理一下。", "learned",
-         "来电人反映：小区垃圾无人清理，诉求：处理。"),
+         "来电人反映：小区垃圾几天无人清理，诉求：处理。"),
         ("你好，我们家是去年搬过来的，小区里面的垃圾好几天没人清理了，臭得不行，麻烦你们处理一下。", "position",
          "来电人反映：去年搬过来，臭得不行，诉求：处理。"),  # the earliest clauses that fit
     ],
@@ -391,6 +391,7 @@ def test_summarize_train_labels_and_rouge():
     [
         (["小区", "现在", "路灯", "坏"], {"现在"}, ["小区", "路灯", "坏"]),
         (["到", "现在", "无人", "修"], {"现在"}, ["到", "现在", "无人", "修"]),  # 到现在 is written 至今, not cut to 到
+        (["业主", "跟", "物业"], {"跟"}, ["业主", "跟", "物业"]),  # 跟 is written 与
         (["路灯", "没有", "修"], {"没有"}, ["路灯", "没有", "修"]),  # a negation never goes
         (["等", "了", "3", "天"], {"3", "等"}, ["3", "天"]),  # a number never goes; 了 is a filler
         (["一直", "坏", "一年"], {"一直", "一年"}, ["坏", "一年"]),  # 一 before a unit is a number
