@@ -10,6 +10,8 @@ Stages:
     category.keywords.v1: a top-level category of the taxonomy by keyword votes.
     category.linear.v1: a top-level category from a trained linear model (numpy only at run time), top-3
         probabilities, the keyword lexicon for categories without training rows.
+    department.linear.v1 (default): the department by the matter (a linear model trained on who handled each message,
+        read from the government replies) and the street office or town of the location (属地).
     department.table.v1: the department responsible for the drafted category.
     location.spacy.v1: district, town/street, road and number, compound, intersection from spaCy token patterns over
         place-aware jieba words; anonymised districts (A3区) as said, the district from a town/street or 居委 when
@@ -34,7 +36,7 @@ from pipeline.base.registry import Registry
 
 from .caller import make_caller_id, make_caller_phone
 from .category import make_category_keywords
-from .department import make_department_table
+from .department import make_department_linear, make_department_table
 from .fields_linear import make_request_type_linear, make_urgency_linear
 from .linear import make_category_linear
 from .location import make_location_gazetteer, make_location_lac, make_location_spacy
@@ -49,6 +51,7 @@ __all__ = [
     "make_caller_phone",
     "make_category_keywords",
     "make_category_linear",
+    "make_department_linear",
     "make_department_table",
     "make_location_gazetteer",
     "make_location_lac",
@@ -67,6 +70,7 @@ STAGES = MappingProxyType({
     "request_type.rules.v1": make_request_type_rules,
     "category.keywords.v1": make_category_keywords,
     "category.linear.v1": make_category_linear,
+    "department.linear.v1": make_department_linear,
     "department.table.v1": make_department_table,
     "location.gazetteer.v1": make_location_gazetteer,
     "location.spacy.v1": make_location_spacy,

@@ -1,23 +1,36 @@
-"""department.table.v1: the responsible department, looked up from the drafted category in a table.
+"""The responsible department: by the matter (department.linear.v1, the default) or by the category alone.
 
-The shipped ``departments.csv`` holds Shanghai defaults (城乡建设 → 住建委 …); the `table` option points to
-another city's table with the same columns (category, department).
+department.linear.v1: a linear model over the caller's words (``models/data/department_linear_v1.npz``, trained by
+``python -m classify.train_department`` on messages labelled with the unit type that handled them, read from the
+government's replies) gives the functional unit type (城管 for street vendors, where the category 城乡建设 alone
+said 住建); ``department_types.csv`` names the department of each type (Shanghai names; `names` points to another
+city's). When the model is unsure (top probability below `min_confidence`) the category's department is taken,
+as department.table.v1 would. When the location names a street office, town or township (…街道, …镇, …乡), it is
+added as the local unit (属地) the centre also dispatches to: ``城管执法局、洋湖街道``.
+
+department.table.v1: the category's department from ``departments.csv`` (城乡建设 → 住建委 …); the `table` option
+points to another city's table with the same columns (category, department).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-from pipeline.base.types import TextDoc, TicketField
+from pipeline.base.config import check_number
+from pipeline.base.errors import ModelError
+from pipeline.base.types import Evidence, TextDoc, TicketField
 
+from .fields_linear import _load, doc_text
+from .matching import has_chinese
 from .resources import PathLike, data_path, read_table
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load_department_table", "make_department_table"]
+__all__ = ["load_department_table", "load_department_types", "make_department_linear", "make_department_table"]
 
 
 @lru_cache(maxsize=8)
@@ -68,3 +81,96 @@ def make_department_table(table: Optional[PathLike] = None):
         return TicketField(dept, category.confidence, category.evidence, candidates)
 
     return department
+
+
+@lru_cache(maxsize=8)
+def load_department_types(path: Optional[PathLike] = None) -> Mapping[str, str]:
+    """Unit type → department from a CSV with columns type, department (``department_types.csv``).
+
+    Raises:
+        ValueError: a row has an empty field or repeats a type (names the file and line).
+    """
+    file = data_path("department_types.csv", path)
+    table: dict[str, str] = {}
+    for row in read_table(file, ("type", "department")):
+        if not row["type"] or not row["department"]:
+            raise ValueError(f"empty type or department in {row.where()}")
+        if row["type"] in table:
+            raise ValueError(f"type {row['type']!r} listed twice in {row.where()}")
+        table[row["type"]] = row["department"]
+    return MappingProxyType(table)
+
+
+_LOCAL_UNIT = re.compile(r"^[\u4e00-\u9fff]{1,8}(?:街道|镇|乡)$")
+
+
+def make_department_linear(
+    model: PathLike = "department_linear_v1",
+    min_confidence: float = 0.35,
+    names: Optional[PathLike] = None,
+    table: Optional[PathLike] = None,
+    local_unit: bool = True,
+):
+    """Build department.linear.v1.
+
+    Args:
+        model: a shipped model name (``models.registry.CLASSIFIERS``) or the path of a ``.npz`` written by
+            ``python -m classify.train_department``.
+        min_confidence: below this top probability the category's department (`table`) is taken instead.
+        names: path of a type → department CSV instead of the shipped ``department_types.csv``.
+        table: path of a category → department CSV instead of the shipped ``departments.csv`` (the fallback).
+        local_unit: add the street office, town or township the location names (属地).
+
+    Returns:
+        A stage whose value is the department (and the local unit, joined by "、"); candidates are the top
+        departments by probability; evidence the words that pushed the type up (and the location's words for the
+        local unit). Unknown when the text has no Chinese and the category has no department either.
+
+    Raises:
+        ConfigError: an option out of range. ModelError: the model is missing or is not a department model, or a
+        type of the model has no department in `names`.
+    """
+    check_number("department.linear.v1.min_confidence", min_confidence, 0.0, 1.0)
+    clf = _load(model, "department")
+    departments = load_department_types(names)
+    missing = [c for c in clf.classes if c not in departments]
+    if missing:
+        raise ModelError(f"department model {clf.source!r} has types with no department in the names table: {', '.join(missing)}")
+    by_category = make_department_table(table)
+    with_local = bool(local_unit)
+
+    def department(doc: TextDoc, fields: Mapping[str, TicketField]) -> TicketField:
+        result = by_category(doc, fields)
+        if has_chinese(doc):
+            idx, values = clf.vectorize(doc_text(doc))
+            if len(idx):
+                probs = clf.probabilities(idx, values)
+                order = probs.argsort()[::-1]
+                candidates = tuple((departments[clf.classes[j]], round(float(probs[j]), 4)) for j in order[:3])
+                top = int(order[0])
+                if probs[top] >= min_confidence:
+                    evidence = tuple(_term_evidence(doc, term) for term, _ in clf.top_terms(idx, values, top))
+                    result = TicketField(candidates[0][0], round(float(probs[top]), 4), tuple(e for e in evidence if e),
+                                         candidates)  # fmt: skip
+        return _with_local(result, fields.get("location")) if with_local else result
+
+    return department
+
+
+def _term_evidence(doc: TextDoc, term: str) -> Optional[Evidence]:
+    for seg in doc.segments:
+        at = seg.text.find(term)
+        if at >= 0:
+            return Evidence(seg.id, at, at + len(term), term)
+    return None
+
+
+def _with_local(result: TicketField, location: Optional[TicketField]) -> TicketField:
+    """`result` with the location's street office, town or township added (属地), when it names one."""
+    if result.value is None or location is None or not isinstance(location.value, str):
+        return result
+    local = [part for part in location.value.split() if _LOCAL_UNIT.match(part)]
+    if not local or local[-1] in result.value:
+        return result
+    words = tuple(ev for ev in location.evidence if local[-1] in ev.text)
+    return TicketField(f"{result.value}、{local[-1]}", result.confidence, result.evidence + words, result.candidates)

@@ -465,6 +465,14 @@ CLASSIFIERS: dict[str, ClassifierSpec] = {
         loader="classify.fields_linear:load_field_model",
         description="urgent (紧急/加急) or 一般, logistic regression over character 1-3-grams; thresholds tuned by "
         "nested cross-validation (recipe classify/train_fields.py, card urgency_linear_v1.json)",
+    ),    "department_linear_v1": ClassifierSpec(
+        name="department_linear_v1",
+        file="department_linear_v1.npz",
+        sha256="51a7f334c24ace6a776b098220528db62f61448afdb06543f03e28873196f6a2",
+        loader="classify.fields_linear:load_field_model",
+        description="functional department type (住建 城管 公安 教育 …), linear SVM over character 1-3-grams, labelled "
+        "by the unit named in each message's government reply (recipe classify/train_department.py, card "
+        "department_linear_v1.json)",
     ),
 }
 

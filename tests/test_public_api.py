@@ -11,6 +11,7 @@ REGISTERED_STAGES = {
     "caller.phone.v1",
     "category.keywords.v1",
     "category.linear.v1",
+    "department.linear.v1",
     "department.table.v1",
     "location.gazetteer.v1",
     "location.lac.v1",

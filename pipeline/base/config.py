@@ -21,8 +21,8 @@ COMPUTE_TYPES = ("auto", "default", "int8", "int8_float16", "int8_float32", "int
 DEFAULT_STAGES: Mapping[str, str] = {
     "request_type": "request_type.linear.v1",
     "category": "category.linear.v1",
-    "department": "department.table.v1",
     "location": "location.lac.v1",
+    "department": "department.linear.v1",
     "urgency": "urgency.linear.v1",
     "caller_phone": "caller.phone.v1",
     "caller_id": "caller.id.v1",
