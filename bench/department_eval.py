@@ -48,10 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replies", type=Path, default=DEFAULT_REPLIES)
     ap.add_argument("--limit", type=int, default=0, help="the first N messages only (0: all)")
     args = ap.parse_args(argv)
-    rows = [json.loads(line) for line in args.replies.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = rows[: args.limit or None]
-    print(f"Department benchmark — {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()} {os.cpu_count()} cores; "
-          f"{len(rows)} messages with replies from {args.replies.name}")  # fmt: skip
+    print(f"Department benchmark — {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()} {os.cpu_count()} cores")
+    print(department_report(args.replies, args.limit))
+    return 0
+
+
+def department_report(replies: Path, limit: int = 0) -> str:
+    """Draft every message of `replies`, print the table and return the key=value line (`bench/tickets.py` too)."""
+    rows = [json.loads(line) for line in replies.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = rows[: limit or None]
+    print(f"department on {len(rows)} messages with replies from {replies.name}")
     stages = (DEFAULT_STAGES["department"], BASELINE)
     builders = {name: TicketBuilder(TicketOptions(stages={**DEFAULT_STAGES, "department": name})) for name in stages}
     functional = local_n = named_any = 0
@@ -94,10 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"most frequent (drafted type, reply unit types) with {name}: "
               + "; ".join(f"{o} -> {g}: {n}" for (o, g), n in confusion[name].most_common(6)))
     d, base = DEFAULT_STAGES["department"], BASELINE
-    print(f"department_acc={right[d] / max(functional, 1):.3f} department_acc_cv={cv.get('cv_department_acc')} "
-          f"department_acc_base={right[base] / max(functional, 1):.3f} local_named={local_right[d] / max(local_n, 1):.3f} "
-          f"local_named_base={local_right[base] / max(local_n, 1):.3f}")  # fmt: skip
-    return 0
+    return (f"department_acc={right[d] / max(functional, 1):.3f} department_acc_cv={cv.get('cv_department_acc')} "
+            f"department_acc_base={right[base] / max(functional, 1):.3f} local_named={local_right[d] / max(local_n, 1):.3f} "
+            f"local_named_base={local_right[base] / max(local_n, 1):.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -46,6 +46,11 @@ so their cross-validated accuracy is read from their cards (``request_type_acc_c
 ``bench/ticket_fields.py`` recomputes it. ``category_raw_acc`` and ``category_speech_acc`` are the raw and speech
 proxies above.
 
+Department (``--replies``, default ``../shared/eval/tickets/unlabelled_with_replies.jsonl``; ``bench/department_eval.py``
+has the measure): ``department_acc`` (the drafted department's unit type is one the government reply names) for the
+default stage and the category table (``department_acc_base``), and the default model's cross-validated figure
+from its card (``department_acc_cv``: the model was trained on these messages).
+
 The last line is machine-readable.
 """
 
@@ -72,6 +77,7 @@ from models.registry import resolve_classifier  # noqa: E402
 from pipeline.base.config import DEFAULT_STAGES, TicketOptions  # noqa: E402
 from pipeline.ticket import TicketBuilder, text_transcript  # noqa: E402
 from pipeline.base.types import TextDoc  # noqa: E402
+from bench.department_eval import DEFAULT_REPLIES, department_report  # noqa: E402
 from bench.summary_metrics import load_scorer, summary_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -188,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--location-fixture", type=Path, default=LOCATION_FIXTURE)
     ap.add_argument("--draft-limit", type=int, default=300, help="texts timed for drafting (0 = all)")
     ap.add_argument("--spoken", type=Path, default=DEFAULT_SPOKEN, help="annotated messages with spoken versions and reference summaries")
+    ap.add_argument("--replies", type=Path, default=DEFAULT_REPLIES, help="messages with government replies (department)")
     args = ap.parse_args(argv)
 
     model_path = resolve_classifier(args.model)
@@ -287,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
         summary = " " + summary_report(builder, args.spoken)
     else:
         print(f"\nsummary: no annotated file at {args.spoken}")
+    department = ""
+    if args.replies.is_file():
+        print()
+        department = " " + department_report(args.replies)
+    else:
+        print(f"\ndepartment: no replies file at {args.replies}")
     fields_cv = " ".join(f"{key}_acc_cv={card_cv(name):.4f}" for key, name in (("request_type", "request_type_linear_v1"),
                                                                              ("urgency", "urgency_linear_v1")))  # fmt: skip
     print(f"\nrequest type and urgency: the shipped models are trained on the 300 annotated messages, so scoring them "
@@ -298,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         where += (f" location_hit={m[0]:.3f} false_claims={m[2]:.3f} location_hit_spoken={sp[0]:.3f} "
                  f"false_claims_spoken={sp[2]:.3f} location_hit_base={b[0]:.3f} false_claims_base={b[2]:.3f}")  # fmt: skip
     print(f"category_acc={acc:.4f} category_macro_f1={f1:.4f} location_acc={loc}{where} draft_ms_p50={p50:.1f} draft_ms_p95={p95:.1f}"
-          f"{summary}")  # fmt: skip
+          f"{summary}{department}")  # fmt: skip
     return 0
 
 

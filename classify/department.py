@@ -40,14 +40,17 @@ def load_department_table(path: Optional[PathLike] = None) -> Mapping[str, str]:
     Raises:
         ValueError: a row has an empty department or repeats a category (names the file and line).
     """
-    file = data_path("departments.csv", path)
+    return _two_columns(data_path("departments.csv", path), "category")
+
+
+def _two_columns(file, key: str) -> Mapping[str, str]:
     table: dict[str, str] = {}
-    for row in read_table(file, ("category", "department")):
-        if not row["category"] or not row["department"]:
-            raise ValueError(f"empty category or department in {row.where()}")
-        if row["category"] in table:
-            raise ValueError(f"category {row['category']!r} listed twice in {row.where()}")
-        table[row["category"]] = row["department"]
+    for row in read_table(file, (key, "department")):
+        if not row[key] or not row["department"]:
+            raise ValueError(f"empty {key} or department in {row.where()}")
+        if row[key] in table:
+            raise ValueError(f"{key} {row[key]!r} listed twice in {row.where()}")
+        table[row[key]] = row["department"]
     return MappingProxyType(table)
 
 
@@ -90,15 +93,7 @@ def load_department_types(path: Optional[PathLike] = None) -> Mapping[str, str]:
     Raises:
         ValueError: a row has an empty field or repeats a type (names the file and line).
     """
-    file = data_path("department_types.csv", path)
-    table: dict[str, str] = {}
-    for row in read_table(file, ("type", "department")):
-        if not row["type"] or not row["department"]:
-            raise ValueError(f"empty type or department in {row.where()}")
-        if row["type"] in table:
-            raise ValueError(f"type {row['type']!r} listed twice in {row.where()}")
-        table[row["type"]] = row["department"]
-    return MappingProxyType(table)
+    return _two_columns(data_path("department_types.csv", path), "type")
 
 
 _LOCAL_UNIT = re.compile(r"^[\u4e00-\u9fff]{1,8}(?:街道|镇|乡)$")

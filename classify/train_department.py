@@ -34,7 +34,7 @@ from pipeline.base.deps import require
 
 from .fields_linear import FieldModel
 from .train_fields import HEAD_CHARS as FIELD_HEAD_CHARS
-from .train_fields import MAX_TERMS, MIN_DF, NGRAMS, SVM_C_GRID, _fit_rt, _folds
+from .train_fields import MAX_TERMS, MIN_DF, NGRAMS, SVM_C_GRID, _fit_rt, _folds, svm_field_model
 
 logger = logging.getLogger(__name__)
 
@@ -127,18 +127,7 @@ def train_department(rows: Sequence[dict], k: int = 5, seed: int = 0) -> tuple[F
         pred = svm.predict(vec.transform([texts[i] for i in test]))
         right += sum(p in labelled[i][1] for i, p in zip(test, pred))
     vec, svm = _fit_rt([texts[i] for i in single], y, [], 0.0, c)
-    model = FieldModel(
-        task="department",
-        classes=tuple(str(x) for x in svm.classes_),
-        vocabulary={str(t): i for i, t in enumerate(vec.get_feature_names_out())},
-        idf=vec.idf_.astype(np.float32),
-        weights=svm.coef_.T.astype(np.float16).astype(np.float32),
-        bias=svm.intercept_.astype(np.float32),
-        temperature=temperature,
-        ngram_min=NGRAMS[0],
-        ngram_max=NGRAMS[1],
-        head_chars=FIELD_HEAD_CHARS,
-    )
+    model = svm_field_model("department", vec, svm, temperature)
     metrics = {
         "cv_accuracy_single_unit": round(acc, 4),
         "cv_department_acc": round(right / len(labelled), 4),

@@ -138,6 +138,23 @@ def _fit_rt(texts, y, weak, weak_weight: float, c: float):
     return vec, svm
 
 
+def svm_field_model(task: str, vec, svm, temperature: float, **extra) -> FieldModel:
+    """A `FieldModel` from a fitted TF-IDF vectoriser and linear SVM (weights stored as float16)."""
+    return FieldModel(
+        task=task,
+        classes=tuple(str(x) for x in svm.classes_),
+        vocabulary={str(t): i for i, t in enumerate(vec.get_feature_names_out())},
+        idf=vec.idf_.astype(np.float32),
+        weights=svm.coef_.T.astype(np.float16).astype(np.float32),
+        bias=svm.intercept_.astype(np.float32),
+        temperature=temperature,
+        ngram_min=NGRAMS[0],
+        ngram_max=NGRAMS[1],
+        head_chars=HEAD_CHARS,
+        **extra,
+    )
+
+
 def _softmax(scores: np.ndarray, t: float) -> np.ndarray:
     z = t * (scores - scores.max(axis=1, keepdims=True))
     e = np.exp(z)
@@ -177,19 +194,7 @@ def train_request_type(rows, weak, k: int, seed: int) -> tuple[FieldModel, dict]
     pred = combined(everything, rules_below)
     per_fold = [round(float(np.mean(pred[b] == y[b])), 4) for _, b in folds]
     vec, svm = _fit_rt(texts, y, weak, ww, c)
-    model = FieldModel(
-        task="request_type",
-        classes=tuple(str(x) for x in svm.classes_),
-        vocabulary={str(t): i for i, t in enumerate(vec.get_feature_names_out())},
-        idf=vec.idf_.astype(np.float32),
-        weights=svm.coef_.T.astype(np.float16).astype(np.float32),
-        bias=svm.intercept_.astype(np.float32),
-        temperature=temperature,
-        ngram_min=NGRAMS[0],
-        ngram_max=NGRAMS[1],
-        head_chars=HEAD_CHARS,
-        threshold=rules_below,
-    )
+    model = svm_field_model("request_type", vec, svm, temperature, threshold=rules_below)
     confusion = Counter(f"{g}->{p}" for g, p in zip(y, pred))
     metrics = {
         "cv_accuracy": round(float(np.mean(pred == y)), 4),
