@@ -15,8 +15,8 @@ A message whose reply names no unit there is left out (it says nothing about who
 
 * ``department_acc``: its department's type is one of the reply's unit types (the functional department: the
   matter), over the messages whose reply names a functional unit (not only 属地 or 区县政府);
-* ``local_named``: of the messages handled by a street office or town (属地), the share whose ticket names that
-  street or town (in its department or location value).
+* ``local_named``: of the messages handled by a street office or town (属地), the share whose ticket's department
+  names that street or town (the local unit it is also dispatched to).
 
 Side by side: the default stage (department.linear.v1) and the plain baseline (department.table.v1, the category
 alone). `classify.train_department.reply_units` reads the replies (the same rules label the model's training data).
@@ -81,12 +81,11 @@ def department_report(replies: Path, limit: int = 0) -> str:
                 right[name] += ours in types
                 confusion[name][(ours, "/".join(sorted(types)))] += 1
             if local:
-                shown = (dept or "") + " " + (draft.location.value if isinstance(draft.location.value, str) else "")
-                local_right[name] += any(unit in shown for unit in local)
+                local_right[name] += any(unit in (dept or "") for unit in local)
     print(f"replies naming a unit in the opening or signature: {named_any}/{len(rows)}; a functional unit: {functional}; "
           f"a street office or town (属地): {local_n}")  # fmt: skip
     print("functional unit types in the replies: " + ", ".join(f"{k} {v}" for k, v in gold_types.most_common()))
-    print("| department stage | department_acc (type among the reply's) | local_named (属地 in the ticket) |")
+    print("| department stage | department_acc (type among the reply's) | local_named (属地 in the department) |")
     print("|---|---|---|")
     for name in stages:
         print(f"| {name} | {right[name] / max(functional, 1):.3f} ({right[name]}/{functional}) | "
