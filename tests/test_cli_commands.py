@@ -35,10 +35,20 @@ def test_cli_train_classifier_bad_data_names_file_and_line(tmp_path, capsys, con
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
-@pytest.mark.parametrize("name", ["base"])
+@pytest.mark.parametrize("name", ["base", "qwen2.5-coder"])
 def test_cli_models_lists_known_models(capsys, name):
     assert cli.main(["models"]) == 0
     assert name in capsys.readouterr().out
+
+
+def test_cli_models_fetch_assembles_a_known_llm(tmp_path, capsys, monkeypatch):
+    from models import llm
+
+    seen = []
+    monkeypatch.setattr(llm, "assemble", lambda spec, root=None: seen.append((spec.name, root)) or tmp_path)
+    assert cli.main(["models", "--fetch", llm.DEFAULT_LLM, "--model-dir", str(tmp_path / "cache")]) == 0
+    assert seen == [(llm.DEFAULT_LLM, tmp_path / "cache")]
+    assert capsys.readouterr().out.strip().endswith("model.gguf")
 
 
 @pytest.mark.parametrize("data", [{"asr": {"beam": 3}}])
