@@ -5,7 +5,8 @@
 * <where> is the place the location stage found, as the caller said it (its evidence), unless <what> says it;
 * <what> is the clauses that state the matter, in the caller's order, compressed: greetings, fillers, hedges,
   repetitions and the caller's "I want to report …" are dropped, sure recognition errors are fixed from the domain
-  vocabulary and numbers are written in digits (`summarize.spoken`);
+  vocabulary (`summarize.spoken`) and from the sounds of the written messages' words (`summarize.homophones`), and
+  numbers are written in digits;
 * <request> is what the caller asked for (希望/要求/请/麻烦/能不能 …) without the asking (希望领导帮我们尽快处理一下
   → 尽快处理); when the caller asks for nothing, `default_request`, and the field's confidence says so.
 
@@ -31,6 +32,7 @@ from pipeline.base.segmenter import shared_segmenter
 from pipeline.base.types import Evidence, TextDoc, TicketField
 
 from .extractive import Clause, _cited_spans, _evidence, split_clauses
+from .homophones import correct_homophones
 from .selector import Candidate, Selector, load_selector, pick_clauses
 from .spoken import correct_terms, digits, keep_tokens, written
 
@@ -252,7 +254,9 @@ def _compress(doc: TextDoc, said: Mapping[int, str], clause: Clause, a: int, b: 
     piece = text[lo:hi]
     if do_correct:
         cuts = [s - lo for s, _ in tokens] + [hi - lo]
-        piece, _ = correct_terms(piece, cuts, [(ps - lo, pe - lo) for ps, pe in spans])
+        shifted = [(ps - lo, pe - lo) for ps, pe in spans]
+        piece, _ = correct_terms(piece, cuts, shifted)
+        piece, _ = correct_homophones(piece, cuts, shifted)
     kept = keep_tokens([(piece[s - lo : e - lo], s, e) for s, e in tokens], spans, drop)
     return digits("".join(written([w for w, _, _ in kept])))
 

@@ -61,6 +61,10 @@ class JiebaSegmenter:
     def add_word(self, word: str, freq: Optional[int] = None) -> None:
         self._tok.add_word(word, freq)
 
+    def is_word(self, text: str) -> bool:
+        """Whether `text` is a word of the dictionary (jieba's and the domain's)."""
+        return self._tok.FREQ.get(text, 0) > 0
+
     def cut(self, text: str) -> list[str]:
         return [w for w, _, _ in self._tok.tokenize(text)]
 
