@@ -24,6 +24,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence, Union
@@ -137,7 +138,7 @@ def correct_homophones(
     out = list(text)
     fixes: list[Correction] = []
     spans = tuple(protected)
-    for a, b in zip(cuts, cuts[1:]):  # one word of the segmentation at a time
+    for a, b in pairwise(cuts):  # one word of the segmentation at a time
         heard = text[a:b]
         if b - a not in (2, 3) or not _HAN_WORD.fullmatch(heard) or any(a < pe and ps < b for ps, pe in spans):
             continue
