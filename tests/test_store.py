@@ -414,7 +414,8 @@ def desk(store, people, clock):
         department="生态环境局", hours=24, place=("闵行区", "沪闵路", "100号")))  # fmt: skip
     clock.advance(days=1)
     made["sewer"] = draft_ticket(store, people["op2"], call_result(
-        text="小区下水道堵塞，污水外溢100%严重。", summary="来电人反映：下水道堵塞。", category="城乡建设", department="水务局",
+        text="小区下水道堵塞，污水外溢100%严重。", summary="来电人反映：下水道堵塞。", category="城乡建设",
+        department="水务局、漕河泾街道",
         place=("徐汇区", "漕溪北路", "8号")))  # fmt: skip
     made["busy"] = store.create_ticket(people["op2"], "fallback")
     return made
@@ -436,7 +437,10 @@ def _ids(store, viewer, **query):
     ({"text": "生态环境"}, ["noise"]),  # department
     ({"status": "processing"}, ["busy"]),
     ({"category": "城乡建设"}, ["sewer", "lamp"]),
-    ({"department": "水务局"}, ["sewer"]),
+    ({"department": "水务局"}, ["sewer"]),  # the functional department of 水务局、漕河泾街道
+    ({"department": "漕河泾街道"}, ["sewer"]),  # its local unit
+    ({"department": "水务"}, []),  # a unit, not a substring
+    ({"department": "生态环境局"}, ["noise"]),
     ({"date_from": date(2025, 3, 2)}, ["busy", "sewer", "noise"]),
     ({"date_to": date(2025, 3, 2)}, ["noise", "lamp"]),
     ({"date_from": date(2025, 3, 2), "date_to": date(2025, 3, 2)}, ["noise"]),

@@ -45,6 +45,7 @@ __all__ = ["SqlTicketStore", "default_db_url", "migrate", "open_store"]
 BUSY_TIMEOUT_MS = 30_000
 MAX_ERROR_CHARS = 2000
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+UNIT_SEPARATOR = "、"  # a department naming the functional department and the local unit (department.linear.v1)
 SEARCHED = (TicketRow.summary, TicketRow.location, TicketRow.category, TicketRow.department, TicketRow.transcript_text)
 
 Clock = Callable[[], datetime]
@@ -370,9 +371,14 @@ class SqlTicketStore:
         if q.text and q.text.strip():
             needle = q.text.strip()
             conds.append(or_(*(col.contains(needle, autoescape=True) for col in SEARCHED)))
-        for col, value in ((TicketRow.status, q.status), (TicketRow.category, q.category), (TicketRow.department, q.department)):
+        for col, value in ((TicketRow.status, q.status), (TicketRow.category, q.category)):
             if value:
                 conds.append(col == value)
+        if q.department:  # one of the units a ticket goes to: 城管执法局 or 洋湖街道 finds 城管执法局、洋湖街道
+            dept, unit = TicketRow.department, q.department
+            conds.append(or_(dept == unit, dept.startswith(unit + UNIT_SEPARATOR, autoescape=True),
+                             dept.endswith(UNIT_SEPARATOR + unit, autoescape=True),
+                             dept.contains(UNIT_SEPARATOR + unit + UNIT_SEPARATOR, autoescape=True)))  # fmt: skip
         if q.date_from:
             conds.append(TicketRow.created_at >= _day_start(q.date_from))
         if q.date_to:
