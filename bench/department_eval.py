@@ -35,9 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from classify.linear import read_card  # noqa: E402
 from classify.train_department import reply_units, unit_type  # noqa: E402
-from pipeline.base.config import DEFAULT_STAGES, TicketOptions  # noqa: E402
-from pipeline.ticket import TicketBuilder, text_transcript  # noqa: E402
+from models.registry import resolve_classifier  # noqa: E402
+from pipeline.base.config import DEFAULT_STAGES  # noqa: E402
+from pipeline.ticket import TicketBuilder, default_registry, text_transcript  # noqa: E402
 
 DEFAULT_REPLIES = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "tickets" / "unlabelled_with_replies.jsonl"
 BASELINE = "department.table.v1"
@@ -59,7 +61,8 @@ def department_report(replies: Path, limit: int = 0) -> str:
     rows = rows[: limit or None]
     print(f"department on {len(rows)} messages with replies from {replies.name}")
     stages = (DEFAULT_STAGES["department"], BASELINE)
-    builders = {name: TicketBuilder(TicketOptions(stages={**DEFAULT_STAGES, "department": name})) for name in stages}
+    builder = TicketBuilder()
+    baseline = default_registry().build(BASELINE, {})  # run on the default draft's doc and fields: it reads the category
     functional = local_n = named_any = 0
     right = dict.fromkeys(stages, 0)
     local_right = dict.fromkeys(stages, 0)
@@ -73,9 +76,12 @@ def department_report(replies: Path, limit: int = 0) -> str:
         gold_types.update(types)
         functional += bool(types)
         local_n += bool(local)
-        for name, builder in builders.items():
-            draft = builder.build(text_transcript((row.get("title") or "") + "。" + row["text"]))
-            dept = draft.department.value if isinstance(draft.department.value, str) else None
+        transcript = text_transcript((row.get("title") or "") + "。" + row["text"])
+        draft = builder.build(transcript)
+        fields = dict(draft.fields())
+        drafted = {stages[0]: fields["department"], BASELINE: baseline(builder.analyze(transcript), fields)}
+        for name, field in drafted.items():
+            dept = field.value if isinstance(field.value, str) else None
             if types:
                 ours = unit_type(dept)
                 right[name] += ours in types
@@ -90,7 +96,7 @@ def department_report(replies: Path, limit: int = 0) -> str:
     for name in stages:
         print(f"| {name} | {right[name] / max(functional, 1):.3f} ({right[name]}/{functional}) | "
               f"{local_right[name] / max(local_n, 1):.3f} ({local_right[name]}/{local_n}) |")  # fmt: skip
-    card = json.loads((Path(__file__).resolve().parent.parent / "models" / "data" / "department_linear_v1.json").read_text(encoding="utf-8"))
+    card = read_card(resolve_classifier("department_linear_v1").with_suffix(".json"))
     cv = card.get("cv", {})
     print(f"department.linear.v1 was trained on these messages (those of the annotated set left out), so its row is "
           f"in-sample; its {cv.get('folds')}-fold cross-validated department_acc (out-of-fold predictions, same measure): "

@@ -20,11 +20,14 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping, Optional
 
+import numpy as np
+
 from pipeline.base.config import check_number
 from pipeline.base.errors import ModelError
-from pipeline.base.types import Evidence, TextDoc, TicketField
+from pipeline.base.types import UNIT_SEPARATOR, TextDoc, TicketField
 
 from .fields_linear import _load, doc_text
+from .linear import _floor4, evidence_for
 from .matching import has_chinese
 from .resources import PathLike, data_path, read_table
 
@@ -135,29 +138,25 @@ def make_department_linear(
     with_local = bool(local_unit)
 
     def department(doc: TextDoc, fields: Mapping[str, TicketField]) -> TicketField:
-        result = by_category(doc, fields)
-        if has_chinese(doc):
-            idx, values = clf.vectorize(doc_text(doc))
-            if len(idx):
-                probs = clf.probabilities(idx, values)
-                order = probs.argsort()[::-1]
-                candidates = tuple((departments[clf.classes[j]], round(float(probs[j]), 4)) for j in order[:3])
-                top = int(order[0])
-                if probs[top] >= min_confidence:
-                    evidence = tuple(_term_evidence(doc, term) for term, _ in clf.top_terms(idx, values, top))
-                    result = TicketField(candidates[0][0], round(float(probs[top]), 4), tuple(e for e in evidence if e),
-                                         candidates)  # fmt: skip
+        result = _by_matter(doc) or by_category(doc, fields)
         return _with_local(result, fields.get("location")) if with_local else result
 
+    def _by_matter(doc: TextDoc) -> Optional[TicketField]:
+        """The model's department, None when the text has no known term or the model is below `min_confidence`."""
+        if not has_chinese(doc):
+            return None
+        idx, values = clf.vectorize(doc_text(doc))
+        if not len(idx):
+            return None
+        probs = clf.probabilities(idx, values)
+        order = np.argsort(-probs, kind="stable")
+        if probs[order[0]] < min_confidence:
+            return None
+        candidates = tuple((departments[clf.classes[j]], _floor4(float(probs[j]))) for j in order[:3])
+        evidence = evidence_for(doc, clf.top_terms(idx, values, int(order[0])))
+        return TicketField(candidates[0][0], candidates[0][1], evidence, candidates)
+
     return department
-
-
-def _term_evidence(doc: TextDoc, term: str) -> Optional[Evidence]:
-    for seg in doc.segments:
-        at = seg.text.find(term)
-        if at >= 0:
-            return Evidence(seg.id, at, at + len(term), term)
-    return None
 
 
 def _with_local(result: TicketField, location: Optional[TicketField]) -> TicketField:
@@ -168,4 +167,5 @@ def _with_local(result: TicketField, location: Optional[TicketField]) -> TicketF
     if not local or local[-1] in result.value:
         return result
     words = tuple(ev for ev in location.evidence if local[-1] in ev.text)
-    return TicketField(f"{result.value}、{local[-1]}", result.confidence, result.evidence + words, result.candidates)
+    return TicketField(f"{result.value}{UNIT_SEPARATOR}{local[-1]}", result.confidence, result.evidence + words,
+                       result.candidates)

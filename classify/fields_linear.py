@@ -48,7 +48,7 @@ from pipeline.base.config import check_number
 from pipeline.base.errors import ModelError
 from pipeline.base.types import TextDoc, TicketField, UrgencyField
 
-from .linear import evidence_for, model_terms, npz_lines, read_card, softmax, tfidf
+from .linear import _floor4, evidence_for, model_terms, npz_lines, read_card, softmax, tfidf
 from .matching import has_chinese
 from .request_type import REQUEST_TYPES, make_request_type_rules_v2
 from .urgency import _level, load_priority_table, load_urgency_cues
@@ -341,6 +341,3 @@ def urgent_probability(clf: FieldModel, text: str) -> float:
     idx, values = clf.vectorize(text)
     return float(clf.probabilities(idx, values)[1])
 
-
-def _floor4(p: float) -> float:
-    return min(1.0, max(0.0, math.floor(p * 10_000) / 10_000))

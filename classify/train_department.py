@@ -34,7 +34,7 @@ from pipeline.base.deps import require
 
 from .fields_linear import FieldModel
 from .train_fields import HEAD_CHARS as FIELD_HEAD_CHARS
-from .train_fields import MAX_TERMS, MIN_DF, NGRAMS, SVM_C_GRID, _fit_rt, _folds, svm_field_model
+from .train_fields import MAX_TERMS, MIN_DF, NGRAMS, SVM_C_GRID, _fit_rt, _folds, oof_scores, svm_field_model
 
 logger = logging.getLogger(__name__)
 
@@ -96,29 +96,25 @@ def train_department(rows: Sequence[dict], k: int = 5, seed: int = 0) -> tuple[F
 
     labelled = [(r, reply_units(r.get("reply") or "")[0]) for r in rows]
     labelled = [(r, t) for r, t in labelled if t]
-    single = [i for i, (_, t) in enumerate(labelled) if len(t) == 1]
+    single = np.array([i for i, (_, t) in enumerate(labelled) if len(t) == 1])
     texts = [_text(r) for r, _ in labelled]
     y_all = np.array([sorted(t)[0] for _, t in labelled])
     y = y_all[single]
+    single_texts = [texts[i] for i in single]
     folds = _folds(y, k, seed)
     classes = np.array(sorted(set(y)))
     results = []
     for c in SVM_C_GRID:
-        oof = np.full((len(y), len(classes)), -1e3)
-        for a, b in folds:
-            vec, svm = _fit_rt([texts[single[i]] for i in a], y[a], [], 0.0, c)
-            cols = np.searchsorted(classes, svm.classes_)
-            oof[np.ix_(b, cols)] = svm.decision_function(vec.transform([texts[single[i]] for i in b]))
+        oof = oof_scores(single_texts, y, folds, classes, c)
         acc = float(np.mean(classes[oof.argmax(axis=1)] == y))
         logger.info("department: C=%s: cv accuracy %.3f (single-unit messages)", c, acc)
         results.append((acc, c, oof))
     acc, c, oof = max(results, key=lambda r: r[0])
     temperature = fit_temperature(oof, np.searchsorted(classes, y))
     # every message naming a functional unit, predicted by a model trained on the other folds' single-unit messages
-    fold_of = np.empty(len(labelled), dtype=int)
-    rng = np.random.default_rng(seed)
-    fold_of[:] = rng.integers(0, k, len(labelled))
-    fold_of[single] = [next(f for f, (_, b) in enumerate(folds) if j in b) for j in range(len(single))]
+    fold_of = np.random.default_rng(seed).integers(0, k, len(labelled))  # messages naming several units: any fold
+    for f, (_, b) in enumerate(folds):
+        fold_of[single[b]] = f
     right = 0
     for f in range(k):
         train = [i for i in single if fold_of[i] != f]
@@ -126,7 +122,7 @@ def train_department(rows: Sequence[dict], k: int = 5, seed: int = 0) -> tuple[F
         vec, svm = _fit_rt([texts[i] for i in train], y_all[train], [], 0.0, c)
         pred = svm.predict(vec.transform([texts[i] for i in test]))
         right += sum(p in labelled[i][1] for i, p in zip(test, pred))
-    vec, svm = _fit_rt([texts[i] for i in single], y, [], 0.0, c)
+    vec, svm = _fit_rt(single_texts, y, [], 0.0, c)
     model = svm_field_model("department", vec, svm, temperature)
     metrics = {
         "cv_accuracy_single_unit": round(acc, 4),

@@ -138,6 +138,18 @@ def _fit_rt(texts, y, weak, weak_weight: float, c: float):
     return vec, svm
 
 
+def oof_scores(texts: Sequence[str], y: np.ndarray, folds, classes: np.ndarray, c: float, weak=(), weak_weight: float = 0.0
+               ) -> np.ndarray:
+    """Out-of-fold SVM decision scores, (len(y), len(classes)): each row scored by a model fitted on the other folds
+    (a class absent from a training fold scores -1000)."""
+    oof = np.full((len(y), len(classes)), -1e3)
+    for a, b in folds:
+        vec, svm = _fit_rt([texts[i] for i in a], y[a], list(weak), weak_weight, c)
+        cols = np.searchsorted(classes, svm.classes_)
+        oof[np.ix_(b, cols)] = svm.decision_function(vec.transform([texts[i] for i in b]))
+    return oof
+
+
 def svm_field_model(task: str, vec, svm, temperature: float, **extra) -> FieldModel:
     """A `FieldModel` from a fitted TF-IDF vectoriser and linear SVM (weights stored as float16)."""
     return FieldModel(
@@ -171,11 +183,7 @@ def train_request_type(rows, weak, k: int, seed: int) -> tuple[FieldModel, dict]
     results = []
     for ww in WEAK_WEIGHT_GRID if weak else (0.0,):
         for c in SVM_C_GRID:
-            oof = np.full((len(y), len(classes)), -1e3)
-            for a, b in folds:
-                vec, svm = _fit_rt([texts[i] for i in a], y[a], weak, ww, c)
-                cols = np.searchsorted(classes, svm.classes_)
-                oof[np.ix_(b, cols)] = svm.decision_function(vec.transform([texts[i] for i in b]))
+            oof = oof_scores(texts, y, folds, classes, c, weak, ww)
             acc = float(np.mean(classes[oof.argmax(axis=1)] == y))
             logger.info("request type: weak weight %s, C=%s: cv accuracy %.3f", ww, c, acc)
             results.append((acc, ww, c, oof))

@@ -465,7 +465,8 @@ CLASSIFIERS: dict[str, ClassifierSpec] = {
         loader="classify.fields_linear:load_field_model",
         description="urgent (紧急/加急) or 一般, logistic regression over character 1-3-grams; thresholds tuned by "
         "nested cross-validation (recipe classify/train_fields.py, card urgency_linear_v1.json)",
-    ),    "department_linear_v1": ClassifierSpec(
+    ),
+    "department_linear_v1": ClassifierSpec(
         name="department_linear_v1",
         file="department_linear_v1.npz",
         sha256="51a7f334c24ace6a776b098220528db62f61448afdb06543f03e28873196f6a2",

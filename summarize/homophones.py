@@ -24,8 +24,8 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
@@ -45,7 +45,6 @@ MIN_COUNT = 50
 SEEN_BITS = 1 << 23  # 1 MB: a hash collision says "seen", which only ever stops a correction
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百千万亿]")
-_HAN_WORD = re.compile(r"[\u4e00-\u9fff]+")
 
 
 @lru_cache(maxsize=8192)
@@ -140,15 +139,15 @@ def correct_homophones(
     spans = tuple(protected)
     for a, b in pairwise(cuts):  # one word of the segmentation at a time
         heard = text[a:b]
-        if b - a not in (2, 3) or not _HAN_WORD.fullmatch(heard) or any(a < pe and ps < b for ps, pe in spans):
+        if b - a not in (2, 3) or not _HAN_RUN.fullmatch(heard) or any(a < pe and ps < b for ps, pe in spans):
             continue
         if _NUMERAL.search(heard) or seg.is_word(heard) or lex.seen(heard):
             continue
         word = lex.words.get((b - a, sound(heard)))
         if word is None or word == heard:
             continue
-        before = text[a - 1] if a and _HAN_WORD.fullmatch(text[a - 1]) else ""
-        after = text[b] if b < len(text) and _HAN_WORD.fullmatch(text[b]) else ""
+        before = text[a - 1] if a and _HAN_RUN.fullmatch(text[a - 1]) else ""
+        after = text[b] if b < len(text) and _HAN_RUN.fullmatch(text[b]) else ""
         if not (before or after) or (before and not lex.seen(before + word)) or (after and not lex.seen(word + after)):
             continue  # the written word must be seen with the characters on both sides of it
         out[a:b] = word

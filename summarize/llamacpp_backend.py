@@ -31,6 +31,7 @@ from pipeline.base.types import TextDoc, TicketField
 
 from .faithful import unsupported_facts
 from .structured import make_structured_summary
+from .transformers_backend import _CJK_SPACE, _TRAILING  # the same clean-up of a model's answer
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,8 @@ INSTRUCTION = (
 )
 FRAMES = ("来电人反映", "来电人咨询", "来电人建议", "来电人投诉", "来电人举报", "来电人求助")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_CJK_SPACE = re.compile(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])\s+(?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])")
 _ANSWER = re.compile(rf"(?P<frame>{'|'.join(FRAMES)})\s*[:：]\s*(?P<body>.+)")
 _REQUEST = re.compile(r"\s*[，,；;。]?\s*诉求\s*[:：]\s*")
-_END = re.compile(r"[\s。.!！;；，,、]+$")
 
 
 class Chat(Protocol):
@@ -126,9 +125,9 @@ def parse_answer(raw: str, max_chars: int = 120) -> Optional[str]:
         m = _ANSWER.search(_CJK_SPACE.sub("", line.strip()))
         if not m:
             continue
-        body = _END.sub("", m.group("body"))
+        body = _TRAILING.sub("", m.group("body"))
         what, _, request = _REQUEST.sub("\0", body, count=1).partition("\0")
-        what, request = _END.sub("", what), _END.sub("", request)
+        what, request = _TRAILING.sub("", what), _TRAILING.sub("", request)
         if not _HAN.search(what):
             return None
         summary = mask_pii(f"{m.group('frame')}：{what}" + (f"，诉求：{request}" if request else "") + "。")

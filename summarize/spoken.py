@@ -70,18 +70,19 @@ def keep_tokens(
     keep, `summarize.selector.Selector.dropped`) go too, unless protected or holding a digit, a Latin letter, a
     numeral or a negation (没, 不, 未 … never go: dropping one would say the opposite)."""
     spans = tuple(protected)
-    out = []
+    out, inside = [], []
     for word, start, end in tokens:
-        inside = any(a <= start and end <= b for a, b in spans)
-        if not inside and (word in FILLER_WORDS or not word.strip() or not (_HAN.search(word) or any(ch.isalnum() or ch == "*" for ch in word))):
+        held = any(a <= start and end <= b for a, b in spans)
+        if not held and (word in FILLER_WORDS or not word.strip() or not (_HAN.search(word) or any(ch.isalnum() or ch == "*" for ch in word))):
             continue
         out.append((word, start, end))
+        inside.append(held)
     if not drop:
         return out
 
     def droppable(k: int) -> bool:
-        word, start, end = out[k]
-        if word not in drop or word in REGISTER or _KEEP_ALWAYS.search(word) or any(a <= start and end <= b for a, b in spans):
+        word = out[k][0]
+        if word not in drop or word in REGISTER or _KEEP_ALWAYS.search(word) or inside[k]:
             return False
         before = out[k - 1][0] + word if k else ""
         after = word + out[k + 1][0] if k + 1 < len(out) else ""

@@ -24,6 +24,7 @@ __all__ = [
     "Token",
     "UrgencyField",
     "Transcript",
+    "UNIT_SEPARATOR",
     "Word",
     "TICKET_FIELDS",
 ]
@@ -161,6 +162,8 @@ class UrgencyField(TicketField):
     time_limit_hours: Optional[float] = None
 
 
+# a department field naming two units a ticket goes to: the functional department and the local one (城管执法局、洋湖街道)
+UNIT_SEPARATOR = "、"
 TICKET_FIELDS = ("request_type", "category", "department", "location", "urgency", "caller_phone", "caller_id", "summary")
 
 

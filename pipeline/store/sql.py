@@ -31,6 +31,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.base.types import UNIT_SEPARATOR
+
 from .accounts import Passwords, check_name, check_password, check_role, new_token, token_hash
 from .records import (
     FIELDS, SOURCES, Edit, NotAllowed, StoredTicket, StoreError, TicketNotFound, TicketQuery, User, check_changes,
@@ -45,7 +47,6 @@ __all__ = ["SqlTicketStore", "default_db_url", "migrate", "open_store"]
 BUSY_TIMEOUT_MS = 30_000
 MAX_ERROR_CHARS = 2000
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-UNIT_SEPARATOR = "、"  # a department naming the functional department and the local unit (department.linear.v1)
 SEARCHED = (TicketRow.summary, TicketRow.location, TicketRow.category, TicketRow.department, TicketRow.transcript_text)
 
 Clock = Callable[[], datetime]
