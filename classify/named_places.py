@@ -14,6 +14,10 @@ to, following the annotation guide of the location stage's evaluation (`../share
 - it is not in another province: it does not begin with, or follow, the name of a province-level region or a
   provincial capital other than the centre's own (`home`, Shanghai by default): 南京航空航天大学, 广西南宁…医院.
 
+A name with no place word at its end is still kept when the caller says it again (a message's title and its text,
+or twice in a call), it holds a word LAC tags LOC or ORG, and it ends like a name (`FINISH_END`: 美的城, 恒大江湾,
+松雅湖): what the message is about is named more than once, a passing name usually once.
+
 Of the candidates, villages and communities rank below other named places, and the first said wins among equals.
 """
 
@@ -49,7 +53,8 @@ AUTHORITY_END = re.compile(
 # a building or group number after a name (三期6栋, 三组, 2单元): the name is what comes before it
 DETAIL_END = re.compile(r"(?:[0-9零一二三四五六七八九十]+(?:期|栋|幢|号楼|单元|组|号|室|楼|区))+$")
 ADMIN_PREFIX = re.compile(r"^(?:[A-Z]\d*[省市区县])+")
-ADMIN_ONLY = re.compile(r".*(?:省|市|区|县|镇|乡|街道|自治州)$")
+# an administrative area alone (a 区 of a site is no district: 麓山名园社区, 梅溪湖校区, 市场水产区)
+ADMIN_ONLY = re.compile(r".*(?:省|市|(?<![社小园校景厂矿营产宅墅业])区|县|镇|乡|街道|自治州)$")
 ROAD_END = re.compile(r"(?:路|街|大道|巷|弄|公路|高速|国道|省道)$")  # a road (and house number) is the spaCy stage's
 CROSSING_END = re.compile(r"(?:路口|交叉口|交界处|交汇处)$")
 MIN_CHARS = 3
@@ -76,6 +81,22 @@ class NamedPlace:
 def most_specific(places: Sequence[NamedPlace]) -> Optional[NamedPlace]:
     """The first estate or site said, else the first village or community (None when there is none)."""
     return next((p for p in places if not p.village), places[0] if places else None)
+
+
+def _tags(tagged: Sequence[tuple[str, str]], start: int, end: int) -> set[str]:
+    """The LAC tags of the words that begin in text[start:end]."""
+    tags, pos = set(), 0
+    for word, tag in tagged:
+        if start <= pos < end:
+            tags.add(tag)
+        pos += len(word)
+    return tags
+
+
+def _said_again(stem: str, context: str, tags: set[str]) -> bool:
+    """A name without a place word that still names the site: said twice or more, LAC calls part of it a place or
+    an organisation, and it ends like a name (美的城, 恒大江湾, 松雅湖)."""
+    return bool(tags & {"LOC", "ORG"}) and FINISH_END.search(stem) is not None and context.count(stem) >= 2
 
 
 def _finishes(word: str, tag: str) -> bool:
@@ -114,12 +135,19 @@ class NamedPlaces:
     def _tag(self, text: str) -> tuple[tuple[str, str], ...]:
         return tuple((w, t) for w, t in self._lac.run(text))
 
-    def find(self, text: str, tagged: Optional[list[tuple[str, str]]] = None) -> list[NamedPlace]:
+    def find(
+        self, text: str, tagged: Optional[list[tuple[str, str]]] = None, context: Optional[str] = None
+    ) -> list[NamedPlace]:
         """The named places of `text`, in order (see the module docstring for what counts). `tagged`: `tag(text)`
-        when the caller has it already."""
+        when the caller has it already; `context`: the whole message or call `text` is part of, where a name without
+        a place word must be said twice (None: `text` itself)."""
         places = []
+        tagged = self.tag(text) if tagged is None else tagged
+        context = text if context is None else context
         for start, end in self._runs(text, tagged):
             name = text[start:end]
+            if ADMIN_PREFIX.fullmatch(name):  # A市A5区: no name, and 5区 is no building number
+                continue
             prefix = ADMIN_PREFIX.match(name)
             if prefix and prefix.end() < len(name):
                 start += prefix.end()
@@ -129,7 +157,7 @@ class NamedPlaces:
             # a named place, or any name with a building or group number after it (恒大御景半岛三期6栋)
             if len(stem) < MIN_CHARS or ADMIN_ONLY.fullmatch(stem) or ROAD_END.search(stem):
                 continue
-            if not (PLACE_END.search(stem) or detail):
+            if not (PLACE_END.search(stem) or detail or _said_again(stem, context, _tags(tagged, start, end))):
                 continue
             if AUTHORITY_END.search(name) or CROSSING_END.search(name):
                 continue

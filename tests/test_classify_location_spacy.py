@@ -106,7 +106,7 @@ def test_classify_location_spacy_spoken_set_accuracy(segmenter, stage, minimum):
 # Exact parts (district, street, road, number, compound, intersection) for a sample of both sets.
 SAMPLE = [
     ("喂你好，我这边是嘉松南路这里，有个窨井盖没了，很危险。", (None, None, "嘉松南路", None, None, None)),
-    ("就在张杨路和浦东南路路口，红绿灯坏了好几天了。", (None, None, "张杨路", None, None, "张杨路与浦东南路路口")),
+    ("就在张杨路和浦东南路路口，红绿灯坏了好几天了。", (None, None, "张杨路", None, None, "张杨路和浦东南路路口")),
     ("我住在锦绣苑三号楼，楼上天天漏水。", (None, None, None, None, "锦绣苑3号楼", None)),
     ("地址是沪闵路二百三十五号，楼下饭店油烟很大。", (None, None, "沪闵路", "235号", None, None)),
     ("我是徐汇区漕河泾街道的，想问一下那个居住证怎么办。", ("徐汇区", "漕河泾街道", None, None, None, None)),
@@ -116,9 +116,9 @@ SAMPLE = [
     ("我是梅陇七村居委的，楼道里堆满了杂物。", ("徐汇区", "凌云路街道", None, None, None, None)),
     ("那个虹桥这边有个工地晚上施工。", (None, "虹桥", None, None, None, None)),
     ("我们小区门口马路上全是垃圾，没人扫。", (None, None, None, None, None, None)),
-    ("位于A6区银星路与金甲冲路口的新华联梦想城小区", ("A6区", None, "银星路", None, "新华联梦想城小区", "银星路与金甲冲路路口")),
+    ("位于A6区银星路与金甲冲路口的新华联梦想城小区", ("A6区", None, "银星路", None, "新华联梦想城小区", "银星路与金甲冲路口")),
     ("我们是A市A3区联丰路398号利海米兰春天小区的业主", ("A3区", None, "联丰路", "398号", "利海米兰春天小区", None)),
-    ("早上8点在友谊路银杏路口等145路公交车", (None, None, "友谊路", None, None, "友谊路与银杏路路口")),
+    ("早上8点在友谊路银杏路口等145路公交车", (None, None, "友谊路", None, None, "友谊路银杏路口")),
     ("我是西地省J市J10 县金盾金街楼盘的业主", ("J10县", None, None, None, None, None)),
     ("A7县安沙镇新华村，由于修建北横线", ("A7县", "安沙镇", None, None, None, None)),
     ("关于A4区东风路街道拆迁办工作人员的检举信", ("A4区", "东风路街道", None, None, None, None)),

@@ -143,6 +143,12 @@ def test_name_start_by_lac_tags(tagged, expected):
     ("施工车辆太多，导致该小区的居民出行很不方便", "导致该小区", None),
     ("我们是A5区新建东路白沙啤酒公寓的住户", "A5区 新建东路 白沙啤酒公寓", "A5区 新建东路 白沙啤酒公寓"),  # roads as read
     ("我们在联丰路398号利海米兰春天小区住", "联丰路398号 利海米兰春天小区", "联丰路398号 利海米兰春天小区"),
+    ("施工车辆天天把渣土倒在路边，没人管。", "渣土倒在路", None),  # 路 begins 路边 after a verb: no road
+    ("修筑路基的时候把水管挖断了。", "修筑路", None),
+    ("每年回到自己家乡都觉得变化很大。", "自己家乡", None),  # a town with no name left (自己|家乡)
+    ("楚仪路段禁停以后车没地方停。", "楚仪路", "楚仪路"),  # 楚仪 is a name: the road stays
+    ("在光明路口等了半天公交。", "光明路", "光明路"),
+    ("我是A3区望月社区的，楼道灯坏了。", "A3区", "A3区 望月社区"),  # a 社区 is no district
 ])  # fmt: skip
 def test_location_lac_drops_phrases_the_patterns_took_for_places(stage, text, before, after):
     registry = Registry()
@@ -162,3 +168,17 @@ def test_named_places_tags_each_text_once(monkeypatch):
     for _ in range(3):
         assert [p.text for p in places.find("九亿广场门口的下水道堵了")] == ["九亿广场"]
     assert runs == ["九亿广场门口的下水道堵了"]
+
+
+def test_named_places_keeps_a_name_said_twice_without_a_place_word():
+    """绿地海湾 ends in no place word: said twice it is what the message is about, said once in passing it is not."""
+    places = NamedPlaces()
+    assert [p.text for p in places.find("我是绿地海湾的业主，绿地海湾地下车库天天漏水。")] == ["绿地海湾", "绿地海湾"]
+    assert places.find("路过绿地海湾的时候看到有人打架。") == []
+    # the same name in one segment of a call, said again in another: the call is the context
+    assert [p.text for p in places.find("绿地海湾地下车库天天漏水。", context="我是绿地海湾的业主。绿地海湾地下车库天天漏水。")] == ["绿地海湾"]
+
+
+def test_named_places_an_administrative_chain_is_no_place():
+    """A市A5区: no name, and its 5区 is no building number."""
+    assert NamedPlaces().find("我是A市A5区的，想问一下社保怎么交。") == []
