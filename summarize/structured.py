@@ -281,15 +281,30 @@ def _part(doc: TextDoc, said: Mapping[int, str], clause: Clause, places, do_corr
 def _request(
     doc: TextDoc, said: Mapping[int, str], parts: list[Part], places, do_correct: bool, limit: int
 ) -> Optional[tuple[str, list[Part]]]:
-    """The caller's request: the last clause with a strong cue (else the last with a weak one) from its cue on, less
+    """The caller's request: the last clause with a strong cue (else the last with a weak one) from its cue on, or
+    the latest strong one before it when that one names no action of its own (`_VAGUE`: 考虑一下老百姓, 给我们做主), less
     the asking and the addressee (希望领导帮我们 …), in the operator's words (`_plain`); when that leaves only
     "重视一下", the clause after it in the same sentence; the clauses after it in the same sentence join while they
     fit `limit`."""
-    idx = next((i for i in range(len(parts) - 1, -1, -1) if parts[i].kind == "request"), None)
-    if idx is None:
-        idx = next((i for i in range(len(parts) - 1, -1, -1) if parts[i].kind == "weak"), None)
-        if idx is None:
-            return None
+    strong = [i for i in range(len(parts) - 1, -1, -1) if parts[i].kind == "request"]
+    weak = [i for i in range(len(parts) - 1, -1, -1) if parts[i].kind == "weak"]
+    fallback = None
+    for idx in strong or weak[:1]:
+        found = _ask_from(doc, said, parts, idx, places, do_correct, limit)
+        if found is not None and not _VAGUE.search(found[0]):
+            return found
+        fallback = fallback or found
+    return fallback
+
+
+# a request that names no action of its own (听听老百姓意见, 考虑一下, 给我们做主): an earlier, concrete one is preferred
+_VAGUE = re.compile(r"听听|考虑|重视|关注|体谅|包涵|做主|研究|想个?办法|想想办法|^(?:解决|处理|答复|协调|督促)$")
+
+
+def _ask_from(
+    doc: TextDoc, said: Mapping[int, str], parts: list[Part], idx: int, places, do_correct: bool, limit: int
+) -> Optional[tuple[str, list[Part]]]:
+    """The request said from clause `idx` on (see `_request`)."""
     asked: list[str] = []
     used: list[Part] = []
     for k in range(idx, min(idx + 3, len(parts))):

@@ -70,6 +70,19 @@ def test_summarize_structured_golden(stage, text, fields, summary):
 
 
 @pytest.mark.parametrize(
+    "text,summary",
+    [
+        ("我们小区门口一直没有公交站，出行很不方便，希望在小区门口设一个公交站。也希望领导考虑一下我们老百姓。",
+         "来电人反映：小区门口无公交站，出行不方便，诉求：在小区门口设一个公交站。"),
+        ("楼下的垃圾站天天发臭，希望把垃圾站搬走。也请领导给我们做主。", "来电人反映：楼下垃圾站天天发臭，诉求：把垃圾站搬走。"),
+        ("楼下的垃圾站天天发臭，请领导给我们做主。", "来电人反映：楼下垃圾站天天发臭，诉求：做主。"),  # the only one said
+    ],
+)  # fmt: skip
+def test_summarize_structured_prefers_a_concrete_request_to_a_later_vague_one(stage, text, summary):
+    assert stage(_doc(text), {}).value == summary
+
+
+@pytest.mark.parametrize(
     "text,location,summary",
     [
         ("小区门口路灯坏了，希望尽快修。", LocationField("浦东新区 张杨路500号", 0.8, ()),
