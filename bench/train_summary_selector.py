@@ -49,7 +49,8 @@ def out_of_fold_request_types(annotated: Path, titles: Path | None, folds: int =
         train = [r for r in rows if fold_of(str(r["id"]), folds) != f]
         test = [r for r in rows if fold_of(str(r["id"]), folds) == f and r.get("spoken")]
         vec, svm = _fit_rt([r["title"] + "。" + r["text"] for r in train], np.array([r["request_type"] for r in train]),
-                           weak, settings["weak_weight"], settings["svm_c"])  # fmt: skip
+                           weak, settings["weak_weight"], settings["svm_c"],
+                           [r.get("spoken") or "" for r in train], settings.get("spoken_weight", 0.0))  # fmt: skip
         out.update({r["spoken"]: str(p) for r, p in zip(test, svm.predict(vec.transform([r["spoken"] for r in test])))})
     right = sum(out.get(r.get("spoken")) == r["request_type"] for r in rows if r.get("spoken"))
     print(f"request types out of fold: {right}/{len(out)} right on the spoken calls")

@@ -12,6 +12,10 @@ Data (not shipped; paths on the command line):
   to the message (on the annotated set such titles agree with the annotation about 86 % of the time). Messages
   whose id is in the annotated file are left out. The weak rows enter training with a small sample weight chosen
   by cross-validation (0 = not used); they are never scored.
+* The annotated file's ``spoken`` versions (the same message as a caller says it, with recognition errors) enter
+  the request-type training as a second row of the same label with a weight chosen by cross-validation
+  (`SPOKEN_WEIGHT_GRID`); within cross-validation only the training folds' spoken rows train, and the written
+  messages alone are scored. The stage reads call transcripts, so the spoken rows also fit what it sees.
 
 Request type: features `classify.fields_linear.field_terms` (character 1–3-grams of the text and of its head),
 TF-IDF (sublinear tf, smooth idf, L2; idf from the training rows of each fold), a linear SVM one-vs-rest. The SVM's
@@ -71,6 +75,7 @@ MIN_DF = 2
 MAX_TERMS = 60_000
 SVM_C_GRID = (0.3, 1.0, 3.0)
 WEAK_WEIGHT_GRID = (0.0, 0.05, 0.15)
+SPOKEN_WEIGHT_GRID = (0.0, 1.0)  # the annotated message as a caller says it, a second training row (0 = not used)
 RULES_BELOW_GRID = (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
 URGENCY_C = 10.0
 MIN_CONFIDENCE = 0.3  # request_type.linear.v1's default
@@ -87,13 +92,15 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def read_annotated(path: Path) -> list[dict]:
-    """Rows with ``id``, ``text`` (title + "。" + text), ``request_type`` and ``urgency``."""
+    """Rows with ``id``, ``text`` (title + "。" + text), ``spoken`` (the call version, "" when the file has none),
+    ``request_type`` and ``urgency``."""
     rows = []
     for i, obj in enumerate(_read_jsonl(path), 1):
         if obj.get("request_type") not in REQUEST_TYPES or obj.get("urgency") not in ("紧急", "加急", "一般"):
             raise ValueError(f"{str(path)!r} row {i}: request_type or urgency missing or unknown")
         text = (obj.get("title") or "") + "。" + obj["text"]
-        rows.append({"id": str(obj.get("id")), "text": text, "request_type": obj["request_type"], "urgency": obj["urgency"]})
+        rows.append({"id": str(obj.get("id")), "text": text, "spoken": obj.get("spoken") or "",
+                     "request_type": obj["request_type"], "urgency": obj["urgency"]})
     return rows
 
 
@@ -126,25 +133,38 @@ def _folds(y: np.ndarray, k: int, seed: int):
     return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
 
-def _fit_rt(texts, y, weak, weak_weight: float, c: float):
+def _fit_rt(texts, y, weak, weak_weight: float, c: float, spoken: Sequence[str] = (), spoken_weight: float = 0.0):
+    """TF-IDF + linear SVM on `texts` (labels `y`), the weak rows with `weak_weight`, and `spoken` (the same
+    messages as said on the phone, aligned with `texts`; "" where there is none) with `spoken_weight`."""
     from sklearn.svm import LinearSVC
 
-    docs = list(texts) + ([t for t, _ in weak] if weak_weight > 0 else [])
-    labels = np.concatenate([y, np.array([lab for _, lab in weak])]) if weak_weight > 0 else y
-    weights = np.concatenate([np.ones(len(y)), np.full(len(weak), weak_weight)]) if weak_weight > 0 else None
+    docs, labels, weights = list(texts), list(y), [1.0] * len(y)
+    if spoken_weight > 0:
+        said = [(t, lab) for t, lab in zip(spoken, y) if t]
+        docs += [t for t, _ in said]
+        labels += [lab for _, lab in said]
+        weights += [spoken_weight] * len(said)
+    if weak_weight > 0:
+        docs += [t for t, _ in weak]
+        labels += [lab for _, lab in weak]
+        weights += [weak_weight] * len(weak)
+    labels = np.array(labels)
+    weights = np.array(weights) if len(weights) > len(y) else None
     vec = _vectorizer()
     x = vec.fit_transform(docs)
     svm = LinearSVC(C=c, random_state=0).fit(x, labels, sample_weight=weights)
     return vec, svm
 
 
-def oof_scores(texts: Sequence[str], y: np.ndarray, folds, classes: np.ndarray, c: float, weak=(), weak_weight: float = 0.0
-               ) -> np.ndarray:
+def oof_scores(texts: Sequence[str], y: np.ndarray, folds, classes: np.ndarray, c: float, weak=(), weak_weight: float = 0.0,
+               spoken: Sequence[str] = (), spoken_weight: float = 0.0) -> np.ndarray:
     """Out-of-fold SVM decision scores, (len(y), len(classes)): each row scored by a model fitted on the other folds
-    (a class absent from a training fold scores -1000)."""
+    (a class absent from a training fold scores -1000). The spoken versions of the training folds' rows only
+    train."""
     oof = np.full((len(y), len(classes)), -1e3)
     for a, b in folds:
-        vec, svm = _fit_rt([texts[i] for i in a], y[a], list(weak), weak_weight, c)
+        said = [spoken[i] for i in a] if spoken_weight > 0 else ()
+        vec, svm = _fit_rt([texts[i] for i in a], y[a], list(weak), weak_weight, c, said, spoken_weight)
         cols = np.searchsorted(classes, svm.classes_)
         oof[np.ix_(b, cols)] = svm.decision_function(vec.transform([texts[i] for i in b]))
     return oof
@@ -177,17 +197,19 @@ def train_request_type(rows, weak, k: int, seed: int) -> tuple[FieldModel, dict]
     from .train import fit_temperature
 
     texts = [r["text"] for r in rows]
+    spoken = [r.get("spoken") or "" for r in rows]
     y = np.array([r["request_type"] for r in rows])
     folds = _folds(y, k, seed)
     classes = np.array(sorted(set(y) | {lab for _, lab in weak}))
     results = []
-    for ww in WEAK_WEIGHT_GRID if weak else (0.0,):
-        for c in SVM_C_GRID:
-            oof = oof_scores(texts, y, folds, classes, c, weak, ww)
-            acc = float(np.mean(classes[oof.argmax(axis=1)] == y))
-            logger.info("request type: weak weight %s, C=%s: cv accuracy %.3f", ww, c, acc)
-            results.append((acc, ww, c, oof))
-    acc, ww, c, oof = max(results, key=lambda r: r[0])
+    for sw in SPOKEN_WEIGHT_GRID if any(spoken) else (0.0,):
+        for ww in WEAK_WEIGHT_GRID if weak else (0.0,):
+            for c in SVM_C_GRID:
+                oof = oof_scores(texts, y, folds, classes, c, weak, ww, spoken, sw)
+                acc = float(np.mean(classes[oof.argmax(axis=1)] == y))
+                logger.info("request type: spoken weight %s, weak weight %s, C=%s: cv accuracy %.3f", sw, ww, c, acc)
+                results.append((acc, sw, ww, c, oof))
+    acc, sw, ww, c, oof = max(results, key=lambda r: r[0])
     temperature = fit_temperature(oof, np.searchsorted(classes, y))
     probs = _softmax(oof, temperature)
     rules = _rule_types(texts)
@@ -201,7 +223,7 @@ def train_request_type(rows, weak, k: int, seed: int) -> tuple[FieldModel, dict]
     rules_below = max(RULES_BELOW_GRID, key=lambda tau: (float(np.mean(combined(everything, tau) == y)), -tau))
     pred = combined(everything, rules_below)
     per_fold = [round(float(np.mean(pred[b] == y[b])), 4) for _, b in folds]
-    vec, svm = _fit_rt(texts, y, weak, ww, c)
+    vec, svm = _fit_rt(texts, y, weak, ww, c, spoken, sw)
     model = svm_field_model("request_type", vec, svm, temperature, threshold=rules_below)
     confusion = Counter(f"{g}->{p}" for g, p in zip(y, pred))
     metrics = {
@@ -212,9 +234,10 @@ def train_request_type(rows, weak, k: int, seed: int) -> tuple[FieldModel, dict]
         "rules_alone_accuracy": round(float(np.mean(rules == y)), 4),
         "cv_null_rate": round(float(np.mean(pred == None)), 4),  # noqa: E711 (numpy elementwise)
         "cv_confusion": dict(confusion.most_common()),
-        "grid": [{"weak_weight": w, "svm_c": cc, "cv_accuracy_argmax": round(a, 4)} for a, w, cc, _ in results],
+        "grid": [{"spoken_weight": s_, "weak_weight": w, "svm_c": cc, "cv_accuracy_argmax": round(a, 4)}
+                 for a, s_, w, cc, _ in results],
     }
-    settings = {"svm_c": c, "weak_weight": ww, "temperature": temperature, "min_confidence": MIN_CONFIDENCE,
+    settings = {"svm_c": c, "weak_weight": ww, "spoken_weight": sw, "temperature": temperature, "min_confidence": MIN_CONFIDENCE,
                 "rules_below": rules_below, "rules_below_grid": list(RULES_BELOW_GRID)}
     return model, {"settings": settings, "metrics": metrics}
 

@@ -453,7 +453,7 @@ CLASSIFIERS: dict[str, ClassifierSpec] = {
     "request_type_linear_v1": ClassifierSpec(
         name="request_type_linear_v1",
         file="request_type_linear_v1.npz",
-        sha256="a7552e93def7407fe0b366bc946cc4f36046b6cd1c860fe2858af99fed56c6a4",
+        sha256="184c2e9efff565bd5f7ac2bf14c975d3b4fd8681e6af24047b1aabee17fdd95a",
         loader="classify.fields_linear:load_field_model",
         description="request type (咨询 求助 投诉 举报 建议), linear SVM over character 1-3-grams of the text and its "
         "head (recipe classify/train_fields.py, card request_type_linear_v1.json)",

@@ -59,8 +59,8 @@ def test_field_terms_has_text_and_head_ngrams():
     [
         ("请问新生儿的医保应该怎么办理？需要带哪些材料？", "咨询", ["请问", "办理", "哪些"]),
         ("我要投诉楼下的烧烤店，油烟太大，每天晚上吵到十二点，严重影响我们休息。", "投诉", ["投诉", "烧烤", "休息"]),
-        ("举报幸福路上有一家工厂夜里偷排污水，河里的鱼都死了。", "举报", ["举报", "里的"]),
-        ("建议在实验小学门口增设一个红绿灯，方便孩子们过马路。", "建议", ["建议", "绿灯"]),
+        ("举报幸福路上有一家工厂夜里偷排污水，河里的鱼都死了。", "举报", ["举报", "一家", "里的"]),
+        ("建议在实验小学门口增设一个红绿灯，方便孩子们过马路。", "建议", ["建议", "绿灯", "方便"]),
     ],
 )
 def test_request_type_linear_outputs(segmenter, registry, text, value, evidence):
@@ -100,3 +100,44 @@ def test_request_type_linear_refuses_wrong_model(registry, tmp_path):
         registry.build("request_type.linear.v1", {"model": "urgency_linear_v1"})
     with pytest.raises(ModelError, match="no such file"):
         registry.build("request_type.linear.v1", {"model": str(tmp_path / "missing.npz")})
+
+
+def test_request_type_training_takes_the_spoken_versions_of_the_training_rows_only(tmp_path):
+    """classify.train_fields: the spoken version of an annotated message is a second training row of its label, in
+    the final fit and in the training folds of cross-validation (never the scored fold's)."""
+    pytest.importorskip("sklearn")
+    import numpy as np
+
+    from classify.train_fields import _fit_rt, oof_scores, read_annotated
+
+    rows = [
+        {"id": str(i), "title": "", "text": t, "spoken": s, "request_type": lab, "urgency": "一般"}
+        for i, (t, s, lab) in enumerate([
+            ("请问怎么办理居住证", "喂你好我想问一下居住证咋个办", "咨询"),
+            ("请问社保怎么转移", "喂那个社保咋个转啊", "咨询"),
+            ("投诉楼下饭店油烟大", "喂我要投诉楼下饭店油烟熏死人", "投诉"),
+            ("投诉工地夜间施工噪音", "喂工地半夜还在搞吵死人", "投诉"),
+            ("建议路口增设红绿灯", "我建议那个路口装个红绿灯嘛", "建议"),
+            ("建议小区增加垃圾桶", "我建议小区多放几个垃圾桶嘛", "建议"),
+        ])
+    ]  # fmt: skip
+    path = tmp_path / "annotated.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    read = read_annotated(path)
+    assert [r["spoken"] for r in read] == [r["spoken"] for r in rows]
+    texts, y, spoken = [r["text"] for r in read], np.array([r["request_type"] for r in read]), [r["spoken"] for r in read]
+    without, _ = _fit_rt(texts, y, [], 0.0, 1.0, spoken, 0.0)
+    with_spoken, _ = _fit_rt(texts, y, [], 0.0, 1.0, spoken, 1.0)
+    assert "咋个" not in without.vocabulary_ and "咋个" in with_spoken.vocabulary_  # said in two spoken rows only
+    # cross-validation: the fold holding rows 0, 2 and 4 trains on rows 1, 3 and 5 and their spoken versions alone
+    seen = []
+    import classify.train_fields as tf
+
+    real = tf._fit_rt
+    tf._fit_rt = lambda t, yy, w, ww, c, s=(), sw=0.0: (seen.append((list(t), list(s))), real(t, yy, w, ww, c, s, sw))[1]
+    try:
+        oof_scores(texts, y, [(np.array([1, 3, 5]), np.array([0, 2, 4]))], np.array(["咨询", "建议", "投诉"]), 1.0,
+                   spoken=spoken, spoken_weight=1.0)
+    finally:
+        tf._fit_rt = real
+    assert seen == [([texts[1], texts[3], texts[5]], [spoken[1], spoken[3], spoken[5]])]
