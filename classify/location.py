@@ -154,9 +154,8 @@ _PLACE_WORD = re.compile(r"(?:公路|大道|大街|街道|国道|省道|高速|.
 def _no_road(m: Mention, tagged: list[tuple[str, str]]) -> bool:
     """A road or town the patterns read (none the gazetteer knows) that is no name, by LAC's words: its place word
     begins a longer word after a verb, preposition, pronoun … (修筑|路基, 倒在|路边, 这段|路上; after a name or a noun
-    it is a road: 楚仪|路段, 光明|路口, 双拥|路口),
-    or it is a town and no name is left once the words that cannot be in one go (自己|家乡, 让|归乡: `name_start`).
-    Roads are spared that test: it would drop 新建|东路 and 中意|一路 with 按|套路."""
+    it is a road: 楚仪|路段, 光明|路口), or it is a town and no name is left once the words that cannot be in one go
+    (自己|家乡, 让|归乡: `name_start`). Roads are spared that test: it would drop 新建|东路 and 中意|一路 with 按|套路."""
     name = m.name or m.text
     end = m.start + len(name)
     place_word = end - len(_PLACE_WORD.search(name).group())
@@ -335,8 +334,10 @@ class Locator:
     def _named_place(self, doc: TextDoc, tagged: Mapping[int, list[tuple[str, str]]]) -> Optional[Mention]:
         """The named place LAC finds (`classify.named_places`): the first estate or site said, else the first
         village or community, as a compound mention."""
-        context = "".join(seg.text or "" for seg in doc.segments)
-        found = [(seg, p) for seg in doc.segments if seg.id in tagged for p in self.places.find(seg.text, tagged[seg.id], context)]
+        context = "".join(seg.text or "" for seg in doc.segments)  # a name said again in another segment counts
+        found = [
+            (seg, p) for seg in doc.segments if seg.id in tagged for p in self.places.find(seg.text, tagged[seg.id], context)
+        ]
         place = most_specific([p for _, p in found])
         if place is None:
             return None
