@@ -14,9 +14,10 @@ to, following the annotation guide of the location stage's evaluation (`../share
 - it is not in another province: it does not begin with, or follow, the name of a province-level region or a
   provincial capital other than the centre's own (`home`, Shanghai by default): 南京航空航天大学, 广西南宁…医院.
 
-A name with no place word at its end is still kept when the caller says it again (a message's title and its text,
-or twice in a call), it holds a word LAC tags LOC or ORG, and it ends like a name (`FINISH_END`: 美的城, 恒大江湾,
-松雅湖): what the message is about is named more than once, a passing name usually once.
+A name with no place word at its end that holds a word LAC tags LOC or ORG is still kept when the caller says it
+again (a message's title and its text, or twice in a call) and it ends like a name (`FINISH_END`: 美的城, 恒大江湾,
+松雅湖): what the message is about is named more than once, a passing name usually once; or when the caller lives
+there (恒大江湾的业主, 御景半岛的三期六栋: `_RESIDENT`).
 
 Of the candidates, villages and communities rank below other named places, and the first said wins among equals.
 """
@@ -93,10 +94,17 @@ def _tags(tagged: Sequence[tuple[str, str]], start: int, end: int) -> set[str]:
     return tags
 
 
-def _said_again(stem: str, context: str, tags: set[str]) -> bool:
-    """A name without a place word that still names the site: said twice or more, LAC calls part of it a place or
-    an organisation, and it ends like a name (美的城, 恒大江湾, 松雅湖)."""
-    return bool(tags & {"LOC", "ORG"}) and FINISH_END.search(stem) is not None and context.count(stem) >= 2
+# what follows a name the caller lives or works at: 恒大江湾的业主, 御景半岛的三期六栋
+_RESIDENT = re.compile(r"(?:的)?(?:业主|住户|居民|村民|租户|[0-9零一二三四五六七八九十]+(?:期|栋|幢|号楼|单元))")
+
+
+def _named_site(stem: str, text: str, end: int, context: str, tags: set[str]) -> bool:
+    """A name without a place word that still names the site: LAC calls part of it a place or an organisation, and
+    the caller lives there (`_RESIDENT` follows it), or it ends like a name and is said twice or more (美的城, 恒大江湾,
+    松雅湖)."""
+    if not tags & {"LOC", "ORG"}:
+        return False
+    return _RESIDENT.match(text, end) is not None or (FINISH_END.search(stem) is not None and context.count(stem) >= 2)
 
 
 def _finishes(word: str, tag: str) -> bool:
@@ -157,7 +165,7 @@ class NamedPlaces:
             # a named place, or any name with a building or group number after it (恒大御景半岛三期6栋)
             if len(stem) < MIN_CHARS or ADMIN_ONLY.fullmatch(stem) or ROAD_END.search(stem):
                 continue
-            if not (PLACE_END.search(stem) or detail or _said_again(stem, context, _tags(tagged, start, end))):
+            if not (PLACE_END.search(stem) or detail or _named_site(stem, text, end, context, _tags(tagged, start, end))):
                 continue
             if AUTHORITY_END.search(name) or CROSSING_END.search(name):
                 continue

@@ -179,6 +179,14 @@ def test_named_places_keeps_a_name_said_twice_without_a_place_word():
     assert [p.text for p in places.find("绿地海湾地下车库天天漏水。", context="我是绿地海湾的业主。绿地海湾地下车库天天漏水。")] == ["绿地海湾"]
 
 
+def test_named_places_keeps_a_name_the_caller_lives_at():
+    """Said once, as in a call: 绿地海湾 is the site when the caller is its resident (的业主) or names a building of it."""
+    places = NamedPlaces()
+    assert [p.text for p in places.find("我是绿地海湾的业主，电梯坏了三天了。")] == ["绿地海湾"]
+    assert [p.text for p in places.find("我们住在绿地海湾的三期六栋，楼道灯坏了。")][:1] == ["绿地海湾"]
+    assert places.find("路过绿地海湾的时候看到有人打架。") == []
+
+
 def test_named_places_an_administrative_chain_is_no_place():
     """A市A5区: no name, and its 5区 is no building number."""
     assert NamedPlaces().find("我是A市A5区的，想问一下社保怎么交。") == []
