@@ -33,7 +33,7 @@ from pipeline.base.types import Evidence, LocationField, LocationParts, Segment,
 
 from .gazetteer import Communities, Gazetteer, load_communities, load_gazetteer
 from .matching import has_chinese
-from .named_places import NamedPlaces, most_specific, name_start
+from .named_places import NamedPlaces, most_specific, name_start, road_word_after_function_word
 from .place_tokenizer import CN_NUMERAL, PATTERNS, STEM_TAGS, PlaceTokenizer
 from .resources import PathLike
 
@@ -91,8 +91,9 @@ _BARE_NUMBER = re.compile(r"([0-9]{1,4})(?=[的，,。；;\s）)]|$)")
 _CONNECTORS = frozenset(("", "和", "与", "跟", "同", "、", "-", "－", "—", "的", "上", "和那个", "跟那个", "还有", " ", "\u00a0"))
 _JUNCTION = re.compile(
     r"(?:的|那个|这个|的那个|那|这)?"
-    r"(?:十字路口|交叉路口|交叉口|交汇处|交界处|交界口|交汇口|交叉处|交汇|交叉|交界|路口|口(?![岸罩腔号径]))"
+    r"(?:十字路口|交叉路口|交汇路口|交界路口|交会路口|交叉口|交汇处|交界处|交界口|交汇口|交叉处|交汇|交叉|交界|路口|口(?![岸罩腔号径]))"
 )
+_CROSSING_FILLER = re.compile(r"那个|这个")  # spoken fillers; 的 is grammar (滨湖路与东四路的交界口)
 _SPECIFICITY = {"district": 0.35, "street": 0.45, "road": 0.55, "compound": 0.6, "intersection": 0.75}
 _DETAILED = {"road": 0.8, "compound": 0.75}  # with a house number / a building
 
@@ -104,7 +105,8 @@ class Mention:
     Attributes:
         kind: "district", "street", "road", "compound" or "intersection".
         text: the words as said, `segment.text[start:end]`.
-        norm: the normalised form: "浦东新区", "张杨路235号", "阳光花园小区3号楼", "张杨路与浦东南路路口".
+        norm: the normalised form: "浦东新区", "张杨路235号", "阳光花园小区3号楼", and a crossing as said less its
+            fillers ("张杨路和浦东南路路口" from 张杨路和那个浦东南路那个路口, 长寿路和胶州路的路口).
         district: the district the mention implies (administrative names only), None if unknown or ambiguous.
         full: False for an alias or short form of an administrative name (浦东, 张江), or a district or town
             implied by a 居委 name.
@@ -128,44 +130,32 @@ class Mention:
 
 
 def _named_from(m: Mention, tagged: Optional[list[tuple[str, str]]]) -> Optional[Mention]:
-    """A compound mention cut to where its name begins by LAC's tags (`named_places.name_start`): words that cannot
-    be in a name go (在米兰春天小区 → 米兰春天小区), and a mention with no name left is dropped (导致该小区).
+    """A compound or town mention cut to where its name begins by LAC's tags (`named_places.name_start`): words that
+    cannot be in a name go (在米兰春天小区 → 米兰春天小区, 途经黄花镇 → 黄花镇), and a mention with no name left is
+    dropped (导致该小区, 自己家乡).
 
-    Roads and towns are not cut: road names hold verbs and conjunctions in LAC's reading (新建东路, 冷水铺路, 庆和里路),
-    and on the hand-annotated real quotes the roads lost 5 of 276 when they were cut. One is dropped instead when
-    it is no name at all (`_no_road`)."""
-    if tagged is not None and m.kind in ("road", "street") and m.district is None:
-        return None if _no_road(m, tagged) else m
-    if tagged is None or m.kind != "compound" or not m.name or not m.text.startswith(m.name):
+    Roads are not cut: road names hold verbs and conjunctions in LAC's reading (新建东路, 冷水铺路, 庆和里路, 建设路口),
+    and on the hand-annotated real quotes the roads lost 5 of 276 when they were cut. A road is dropped only when its
+    路 begins a longer word after a function word (倒在|路边, 这段|路上: `named_places.road_word_after_function_word`).
+    Names the gazetteer knows are left as they are."""
+    if tagged is None or m.district is not None or m.kind not in ("compound", "road", "street"):
         return m
-    begin = name_start(tagged, m.start, m.start + len(m.name))
+    name = m.name or m.text
+    if not m.text.startswith(name):
+        return m
+    if m.kind == "road":
+        if road_word_after_function_word(tagged, m.start, name):
+            logger.debug("no road: %r", m.text)
+            return None
+        return m
+    begin = name_start(tagged, m.start, m.start + len(name))
     if begin is None:
+        logger.debug("no place name left in %r", m.text)
         return None
     cut = begin - m.start
     if cut == 0 or not m.norm.startswith(m.text[:cut]):
         return m
     return replace(m, start=begin, text=m.text[cut:], norm=m.norm[cut:], name=m.name[cut:])
-
-
-_NAME_TAGS = frozenset({"LOC", "ORG", "PER", "nz", "ns", "nw", "n", "m", "xc"})  # words a road name is made of
-_PLACE_WORD = re.compile(r"(?:公路|大道|大街|街道|国道|省道|高速|.)$")
-
-
-def _no_road(m: Mention, tagged: list[tuple[str, str]]) -> bool:
-    """A road or town the patterns read (none the gazetteer knows) that is no name, by LAC's words: its place word
-    begins a longer word after a verb, preposition, pronoun … (修筑|路基, 倒在|路边, 这段|路上; after a name or a noun
-    it is a road: 楚仪|路段, 光明|路口), or it is a town and no name is left once the words that cannot be in one go
-    (自己|家乡, 让|归乡: `name_start`). Roads are spared that test: it would drop 新建|东路 and 中意|一路 with 按|套路."""
-    name = m.name or m.text
-    end = m.start + len(name)
-    place_word = end - len(_PLACE_WORD.search(name).group())
-    pos, before = 0, None
-    for word, tag in tagged:
-        if place_word <= pos < end < pos + len(word):
-            return before not in _NAME_TAGS
-        before = tag
-        pos += len(word)
-    return m.kind == "street" and name_start(tagged, m.start, end) is None
 
 
 def house_number_at(text: str, pos: int) -> tuple[str, int]:
@@ -437,8 +427,9 @@ def _intersections(text: str, segment_id: int, roads: list[Mention]) -> list[Men
         junction = _JUNCTION.match(text, r2.end)
         if junction is None:
             continue
-        end = junction.end()  # verbatim, as the caller said it (友谊路银杏路口, 尖山路与雷峰大道交汇处)
-        out.append(Mention("intersection", segment_id, r1.start, end, text[r1.start : end], text[r1.start : end]))
+        end = junction.end()  # as the caller said it (友谊路银杏路口, 尖山路与雷峰大道交汇处), less 那个/这个/的
+        said = text[r1.start : end]
+        out.append(Mention("intersection", segment_id, r1.start, end, said, _CROSSING_FILLER.sub("", said)))
     return out
 
 

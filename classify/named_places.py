@@ -34,7 +34,7 @@ from pipeline.base.deps import require
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NamedPlace", "NamedPlaces", "PLACE_END", "most_specific", "name_start"]
+__all__ = ["NamedPlace", "NamedPlaces", "PLACE_END", "most_specific", "name_start", "road_word_after_function_word"]
 
 NAME_TAGS = frozenset({"LOC", "ORG", "nz"})  # LAC tags of place-name words
 FINISH_TAGS = frozenset({"n", "nw", "xc", "f", "m"})  # tags of words that may finish a name (泉星小区, 三期)
@@ -55,7 +55,7 @@ AUTHORITY_END = re.compile(
 DETAIL_END = re.compile(r"(?:[0-9零一二三四五六七八九十]+(?:期|栋|幢|号楼|单元|组|号|室|楼|区))+$")
 ADMIN_PREFIX = re.compile(r"^(?:[A-Z]\d*[省市区县])+")
 # an administrative area alone (a 区 of a site is no district: 麓山名园社区, 梅溪湖校区, 市场水产区)
-ADMIN_ONLY = re.compile(r".*(?:省|市|(?<![社小园校景厂矿营产宅墅业])区|县|镇|乡|街道|自治州)$")
+ADMIN_ONLY = re.compile(r".*(?:省|市|(?<![社小园校景厂矿营产宅墅业置活院务街])区|县|镇|乡|街道|自治州)$")
 ROAD_END = re.compile(r"(?:路|街|大道|巷|弄|公路|高速|国道|省道)$")  # a road (and house number) is the spaCy stage's
 CROSSING_END = re.compile(r"(?:路口|交叉口|交界处|交汇处)$")
 MIN_CHARS = 3
@@ -94,17 +94,20 @@ def _tags(tagged: Sequence[tuple[str, str]], start: int, end: int) -> set[str]:
     return tags
 
 
-# what follows a name the caller lives or works at: 恒大江湾的业主, 御景半岛的三期六栋
+_FIRM = re.compile(r"(?:公司|集团|银行)$")
+# what follows a name the caller lives at: 恒大江湾的业主, 御景半岛的三期六栋
 _RESIDENT = re.compile(r"(?:的)?(?:业主|住户|居民|村民|租户|[0-9零一二三四五六七八九十]+(?:期|栋|幢|号楼|单元))")
 
 
 def _named_site(stem: str, text: str, end: int, context: str, tags: set[str]) -> bool:
-    """A name without a place word that still names the site: LAC calls part of it a place or an organisation, and
-    the caller lives there (`_RESIDENT` follows it), or it ends like a name and is said twice or more (美的城, 恒大江湾,
-    松雅湖)."""
+    """A name without a place word that still names the site: LAC calls part of it a place or an organisation, it
+    ends like a name, and the caller says it twice or more (美的城, 恒大江湾, 松雅湖, …制药机械股份有限公司) or lives
+    there (`_RESIDENT` follows it; not a firm: 华为公司的租户)."""
     if not tags & {"LOC", "ORG"}:
         return False
-    return _RESIDENT.match(text, end) is not None or (FINISH_END.search(stem) is not None and context.count(stem) >= 2)
+    if FINISH_END.search(stem) is None:
+        return False
+    return context.count(stem) >= 2 or (_RESIDENT.match(text, end) is not None and not _FIRM.search(stem))
 
 
 def _finishes(word: str, tag: str) -> bool:
@@ -200,7 +203,7 @@ class NamedPlaces:
 # 利海米兰春天小区), so they stay.
 NOT_IN_NAME = frozenset({"p", "c", "r", "w"})
 NOT_IN_NAME_LONG = frozenset({"v", "vd", "d", "u"})
-NAME_SUFFIX = re.compile(r"(?:小区|花园|社区|大道|公路|高速|广场|大厦|路|街|巷|道|弄|苑|园|村|组)$")
+NAME_SUFFIX = re.compile(r"(?:小区|花园|社区|大道|公路|高速|广场|大厦|街道|路|街|巷|道|弄|苑|园|村|组|镇|乡)$")
 
 
 def name_start(tagged: list[tuple[str, str]], start: int, name_end: int) -> Optional[int]:
@@ -220,3 +223,30 @@ def name_start(tagged: list[tuple[str, str]], start: int, name_end: int) -> Opti
     rest = "".join(w for w, _ in tagged)[begin:name_end]
     stem = NAME_SUFFIX.sub("", rest)
     return begin if len(stem) >= 2 and len(rest) > len(stem) else None
+
+
+# LAC tags of words after which a road's 路 cannot begin a longer word (路边, 路上, 路基) and still be a road's name
+FUNCTION_TAGS = frozenset({"p", "r", "u", "c", "d", "q", "w", "f", "xc"})
+
+
+def road_word_after_function_word(tagged: list[tuple[str, str]], start: int, name: str) -> bool:
+    """A road `name` the patterns read at `start` whose 路 begins a longer word of LAC's (路边, 路上, 路基) after a
+    preposition, pronoun, particle, adverb or measure word (倒在|路边, 这段|路上, 由于|路基), or after a verb of two
+    characters or more that follows other words (时候看到|路边, 主要损毁|路段): no road. After a name or a noun, or a
+    verb that is the whole name, it may be one (楚仪|路段, 光明|路口, 建设|路口, 团结|路口, 王家冲|路口), so it stays."""
+    name_end = start + len(name)
+    place_word = name_end - len(_ROAD_WORD.search(name).group())
+    pos, before, before_at = 0, ("", ""), 0
+    for word, tag in tagged:
+        if place_word <= pos < name_end < pos + len(word):
+            word_before, tag_before = before
+            if tag_before in FUNCTION_TAGS:
+                return True
+            return tag_before in _VERB_TAGS and len(word_before) >= 2 and before_at > start
+        before, before_at = (word, tag), pos
+        pos += len(word)
+    return False
+
+
+_VERB_TAGS = frozenset({"v", "vd", "vn"})
+_ROAD_WORD = re.compile(r"(?:公路|大道|大街|国道|省道|高速|.)$")

@@ -282,7 +282,8 @@ def _request(
     doc: TextDoc, said: Mapping[int, str], parts: list[Part], places, do_correct: bool, limit: int
 ) -> Optional[tuple[str, list[Part]]]:
     """The caller's request: the last clause with a strong cue (else the last with a weak one) from its cue on, or
-    the latest strong one before it when that one names no action of its own (`_VAGUE`: 考虑一下老百姓, 给我们做主), less
+    the latest strong one before it when that one names no action of its own (`_VAGUE`: 考虑一下老百姓, 给我们做主) or
+    leaves nothing (then the last vague one, if any), less
     the asking and the addressee (希望领导帮我们 …), in the operator's words (`_plain`); when that leaves only
     "重视一下", the clause after it in the same sentence; the clauses after it in the same sentence join while they
     fit `limit`."""
@@ -291,14 +292,21 @@ def _request(
     fallback = None
     for idx in strong or weak[:1]:
         found = _ask_from(doc, said, parts, idx, places, do_correct, limit)
-        if found is not None and not _VAGUE.search(found[0]):
+        if found is not None and not _VAGUE.match(found[0]):
             return found
         fallback = fallback or found
     return fallback
 
 
-# a request that names no action of its own (听听老百姓意见, 考虑一下, 给我们做主): an earlier, concrete one is preferred
-_VAGUE = re.compile(r"听听|考虑|重视|关注|体谅|包涵|做主|研究|想个?办法|想想办法|^(?:解决|处理|答复|协调|督促)$")
+# a request that names no action of its own (听听老百姓意见, 考虑一下, 给我们做主): an earlier, concrete one is
+# preferred. It is vague when, after an addressee (交通局), it is one of these verbs with at most a short object and
+# no action in it (考虑在路口加装红绿灯 and 研究出台停车办法 are concrete).
+_VAGUE = re.compile(
+    r"^(?:解决|处理|答复|协调|督促)$|"
+    r"^(?:[\u4e00-\u9fff]{0,6}?(?:局|委|部门|政府|领导))?(?:给|帮|为|替)?(?:我们|老百姓)?"
+    r"(?:听听|考虑|重视|关注|体谅|包涵|做个?主|研究|想个?办法|想想办法)(?:一下)?"
+    r"(?![^，]*(?:在|把|加|装|设|修|建|拆|改|增|开通|恢复|出台|安排|取消|退|赔))[^，]{0,10}$"
+)
 
 
 def _ask_from(

@@ -81,10 +81,10 @@ def test_classify_location_spacy_fixtures_are_well_formed(name, rows, minimum):
 
 @pytest.mark.parametrize("rows", [REAL])
 def test_classify_location_spacy_real_labels_are_quoted(rows):
-    """In the real set the district and road are annotated as written."""
+    """In the real set the district, road and crossing are annotated as written."""
     for row in rows:
         flat = re.sub(r"\s", "", row["text"])
-        for key in ("district", "road"):
+        for key in ("district", "road", "intersection"):
             assert row[key] is None or row[key] in flat, row
 
 

@@ -102,7 +102,7 @@ def test_request_type_linear_refuses_wrong_model(registry, tmp_path):
         registry.build("request_type.linear.v1", {"model": str(tmp_path / "missing.npz")})
 
 
-def test_request_type_training_takes_the_spoken_versions_of_the_training_rows_only(tmp_path):
+def test_request_type_training_takes_the_spoken_versions_of_the_training_rows_only(tmp_path, monkeypatch):
     """classify.train_fields: the spoken version of an annotated message is a second training row of its label, in
     the final fit and in the training folds of cross-validation (never the scored fold's)."""
     pytest.importorskip("sklearn")
@@ -130,14 +130,15 @@ def test_request_type_training_takes_the_spoken_versions_of_the_training_rows_on
     with_spoken, _ = _fit_rt(texts, y, [], 0.0, 1.0, spoken, 1.0)
     assert "咋个" not in without.vocabulary_ and "咋个" in with_spoken.vocabulary_  # said in two spoken rows only
     # cross-validation: the fold holding rows 0, 2 and 4 trains on rows 1, 3 and 5 and their spoken versions alone
-    seen = []
     import classify.train_fields as tf
 
-    real = tf._fit_rt
-    tf._fit_rt = lambda t, yy, w, ww, c, s=(), sw=0.0: (seen.append((list(t), list(s))), real(t, yy, w, ww, c, s, sw))[1]
-    try:
-        oof_scores(texts, y, [(np.array([1, 3, 5]), np.array([0, 2, 4]))], np.array(["咨询", "建议", "投诉"]), 1.0,
-                   spoken=spoken, spoken_weight=1.0)
-    finally:
-        tf._fit_rt = real
+    seen = []
+
+    def recording_fit(t, yy, w, ww, c, s=(), sw=0.0):
+        seen.append((list(t), list(s)))
+        return _fit_rt(t, yy, w, ww, c, s, sw)
+
+    monkeypatch.setattr(tf, "_fit_rt", recording_fit)
+    oof_scores(texts, y, [(np.array([1, 3, 5]), np.array([0, 2, 4]))], np.array(["咨询", "建议", "投诉"]), 1.0,
+               spoken=spoken, spoken_weight=1.0)
     assert seen == [([texts[1], texts[3], texts[5]], [spoken[1], spoken[3], spoken[5]])]

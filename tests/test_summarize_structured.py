@@ -76,6 +76,9 @@ def test_summarize_structured_golden(stage, text, fields, summary):
          "来电人反映：小区门口无公交站，出行不方便，诉求：在小区门口设一个公交站。"),
         ("楼下的垃圾站天天发臭，希望把垃圾站搬走。也请领导给我们做主。", "来电人反映：楼下垃圾站天天发臭，诉求：把垃圾站搬走。"),
         ("楼下的垃圾站天天发臭，请领导给我们做主。", "来电人反映：楼下垃圾站天天发臭，诉求：做主。"),  # the only one said
+        # 考虑 or 研究 with an action is concrete: the last request stays
+        ("路口的红绿灯坏了，希望尽快修好。另外希望考虑在路口加装一个摄像头。", "来电人反映：路口红绿灯坏，诉求：考虑在路口加装一个摄像头。"),
+        ("小区停车太乱了，希望相关部门研究出台停车管理办法。也希望领导重视一下。", "来电人反映：小区停车太乱，诉求：研究出台停车管理办法。"),
     ],
 )  # fmt: skip
 def test_summarize_structured_prefers_a_concrete_request_to_a_later_vague_one(stage, text, summary):

@@ -145,7 +145,7 @@ class LocationParts:
     road: Optional[str] = None
     number: Optional[str] = None  # 门牌号, e.g. "500号"
     compound: Optional[str] = None  # 小区 / POI
-    intersection: Optional[str] = None  # "XX路与YY路路口"
+    intersection: Optional[str] = None  # as said, less fillers: "XX路和YY路路口", "XX路与YY路交汇处"
     raw: Optional[str] = None
 
 
