@@ -34,7 +34,7 @@ from pipeline.base.deps import require
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NamedPlace", "NamedPlaces", "PLACE_END", "most_specific", "name_start", "road_word_after_function_word"]
+__all__ = ["NamedPlace", "NamedPlaces", "PLACE_END", "most_specific", "name_start", "no_road_name"]
 
 NAME_TAGS = frozenset({"LOC", "ORG", "nz"})  # LAC tags of place-name words
 FINISH_TAGS = frozenset({"n", "nw", "xc", "f", "m"})  # tags of words that may finish a name (泉星小区, 三期)
@@ -229,24 +229,36 @@ def name_start(tagged: list[tuple[str, str]], start: int, name_end: int) -> Opti
 FUNCTION_TAGS = frozenset({"p", "r", "u", "c", "d", "q", "w", "f", "xc"})
 
 
-def road_word_after_function_word(tagged: list[tuple[str, str]], start: int, name: str) -> bool:
-    """A road `name` the patterns read at `start` whose 路 begins a longer word of LAC's (路边, 路上, 路基) after a
-    preposition, pronoun, particle, adverb or measure word (倒在|路边, 这段|路上, 由于|路基), or after a verb of two
-    characters or more that follows other words (时候看到|路边, 主要损毁|路段): no road. After a name or a noun, or a
-    verb that is the whole name, it may be one (楚仪|路段, 光明|路口, 建设|路口, 团结|路口, 王家冲|路口), so it stays."""
+def no_road_name(tagged: list[tuple[str, str]], start: int, name: str, numbered: bool = False) -> bool:
+    """Whether a road `name` the patterns read at `start` is no road, by LAC's words (`tagged`, the whole text's):
+
+    - its 路 begins a longer word after a preposition, pronoun, particle, adverb or measure word (倒在|路边, 这段|路上,
+      由于|路基), or after a verb of two characters or more that follows other words (时候看到|路边, 主要损毁|路段).
+      After a name or a noun, or a verb that is the whole name, it may be one (楚仪|路段, 光明|路口, 建设|路口,
+      团结|路口, 王家冲|路口), so it stays;
+    - its 路 begins a word that is no place beside a road (路基, 路程, 路况, 路费: 修筑|路基; 火炬|路由 is LAC's slip);
+    - it ends in a road idiom LAC reads as an ordinary word (按|套路, 只能|半路, 自谋生路, 指明|出路), unless a house
+      number follows (`numbered`)."""
     name_end = start + len(name)
     place_word = name_end - len(_ROAD_WORD.search(name).group())
     pos, before, before_at = 0, ("", ""), 0
     for word, tag in tagged:
         if place_word <= pos < name_end < pos + len(word):
             word_before, tag_before = before
-            if tag_before in FUNCTION_TAGS:
+            if tag_before in FUNCTION_TAGS or _NOT_BESIDE_ROAD.match(word):
                 return True
             return tag_before in _VERB_TAGS and len(word_before) >= 2 and before_at > start
+        if pos < name_end == pos + len(word) and not numbered:
+            return tag not in _NAME_TAGS and _ROAD_IDIOM.search(word) is not None and (len(word) == 2 or tag in _VERB_TAGS)
         before, before_at = (word, tag), pos
         pos += len(word)
     return False
 
 
+# words that begin with 路 and are no place beside a road (路口, 路段, 路边 are: 光明|路口, 楚仪|路段)
+_NOT_BESIDE_ROAD = re.compile(r"路(?:基|程|况|费|线|灯|人|径|牌|标|名|虎|过|途|费)")
+# road idioms (issue 12: 上路, 套路, 开路, 一路 …) and the 路 of everyday speech
+_ROAD_IDIOM = re.compile(r"(?:套路|生路|出路|半路|一路|上路|开路|让路|走路|带路|思路|退路|活路|末路|歧路|迷路|销路|门路|修路|筑路|养路|绕路|近路|弯路|之路)$")  # not 铺路: 冷水铺路, 鸭子铺路 are names
+_NAME_TAGS = frozenset({"LOC", "ORG", "PER", "nz", "ns"})
 _VERB_TAGS = frozenset({"v", "vd", "vn"})
 _ROAD_WORD = re.compile(r"(?:公路|大道|大街|国道|省道|高速|.)$")

@@ -153,6 +153,11 @@ def test_name_start_by_lac_tags(tagged, expected):
     ("建设路口的红绿灯坏了。", "建设路", "建设路"),  # a verb that is the whole name: 建设|路口 is a road
     ("团结路口天天堵车。", "团结路", "团结路"),
     ("途经黄花镇的时候看到路边有垃圾。", "途经黄花镇 时候看到路", "黄花镇"),  # a town cut where its name begins
+    ("回来以后只能按套路办事。", "按套路", None),  # road idioms (issue 12: 上路, 套路, 开路, 一路 …)
+    ("我们只能自谋生路了。", "自谋生路", None),
+    ("修筑路基的时候把水管挖断了。", "修筑路", None),  # 路基 is no place beside a road
+    ("冷水铺路上有个坑。", "冷水铺路", "冷水铺路"),  # …铺 is a place name: 铺路 is no idiom here
+    ("特别是火炬路由东向西的车道被占了。", "火炬路", "火炬路"),  # LAC's 路由 is its slip
 ])  # fmt: skip
 def test_location_lac_drops_phrases_the_patterns_took_for_places(stage, text, before, after):
     registry = Registry()
