@@ -25,18 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.summary_metrics import load_scorer, request_part  # noqa: E402
+from bench.summary_metrics import load_scorer, percentile, request_part  # noqa: E402
 from models.llm import DEFAULT_LLM  # noqa: E402
 from pipeline.ticket import TicketBuilder, text_transcript  # noqa: E402
 from summarize.faithful import unsupported_facts  # noqa: E402
 from summarize.llamacpp_backend import make_llamacpp_summary  # noqa: E402
 
 DEFAULT_SPOKEN = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "tickets" / "annotated_dev.jsonl"
-
-
-def _p95(values: list[float]) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,14 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| lead-60 baseline | {n} | {lead:.3f} | 1.00x | — | — | — |")
     for name, label in (("default", "summarize.structured.v1 (default)"), ("llm", f"summarize.llamacpp.v1 ({args.model})")):
         mean = statistics.fmean(scores[name])
-        speed = f"{statistics.median(times):.2f} / {_p95(times):.2f}" if name == "llm" else "(bench/tickets.py: ms)"
+        speed = f"{statistics.median(times):.2f} / {percentile(times, 0.95):.2f}" if name == "llm" else "(bench/tickets.py: ms)"
         print(f"| {label} | {n} | {mean:.3f} | {mean / lead:.2f}x | {faithful[name] / n:.3f} | "
               f"{named[name] / max(wanted, 1):.3f} | {speed} |")  # fmt: skip
     print(f"the model's own answer used in {own}/{n} calls; in the rest it had the wrong shape or named something the "
           f"caller did not say, and the default summary stood in")  # fmt: skip
     print(f"llm_rouge_l={statistics.fmean(scores['llm']):.3f} default_rouge_l={statistics.fmean(scores['default']):.3f} "
           f"lead60={lead:.3f} llm_own={own / n:.3f} llm_faithful={faithful['llm'] / n:.3f} "
-          f"llm_s_p50={statistics.median(times):.2f} llm_s_p95={_p95(times):.2f}")  # fmt: skip
+          f"llm_s_p50={statistics.median(times):.2f} llm_s_p95={percentile(times, 0.95):.2f}")  # fmt: skip
     return 0
 
 

@@ -29,7 +29,7 @@ from typing import Optional
 from pipeline.ticket import TicketBuilder, default_registry, text_transcript
 from summarize.faithful import canonical, unsupported_facts
 
-__all__ = ["canonical", "half_of", "load_scorer", "request_part", "summary_report", "unsupported_facts"]
+__all__ = ["canonical", "half_of", "load_scorer", "percentile", "request_part", "summary_report", "unsupported_facts"]
 
 def load_scorer(path: Path) -> ModuleType:
     """score_tickets.py as a module (its `rouge_l` and `FRAME`), from the annotated file's folder."""
@@ -58,7 +58,8 @@ def _pieces(text: str) -> set[str]:
     return {text[k : k + 2] for k in range(len(text) - 1)}
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` (nearest rank), as every bench reports p95."""
     values = sorted(values)
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
@@ -155,7 +156,7 @@ def summary_report(builder: TicketBuilder, annotated: Path, scorer_path: Optiona
           f"default request used in {defaults}/{n} calls; half A {named_by_half['A'][0]}/{named_by_half['A'][1]}, "
           f"half B {named_by_half['B'][0]}/{named_by_half['B'][1]}")  # fmt: skip
     print(f"recognition errors (spoken_asr_errors): {n_errors}, copied into the summary {copied}, corrected {corrected}")
-    p50, p95 = statistics.median(times), _percentile(times, 0.95)
+    p50, p95 = statistics.median(times), percentile(times, 0.95)
     print(f"summary stage alone: p50 {p50:.1f} ms, p95 {p95:.1f} ms per call")
     return (
         f"summary_rouge_l={statistics.fmean(ours_all):.3f} summary_lead60={statistics.fmean(lead_all):.3f} "

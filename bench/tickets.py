@@ -78,7 +78,7 @@ from pipeline.base.config import DEFAULT_STAGES, TicketOptions  # noqa: E402
 from pipeline.ticket import TicketBuilder, text_transcript  # noqa: E402
 from pipeline.base.types import TextDoc  # noqa: E402
 from bench.department_eval import DEFAULT_REPLIES, department_report  # noqa: E402
-from bench.summary_metrics import load_scorer, summary_report  # noqa: E402
+from bench.summary_metrics import load_scorer, percentile, summary_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "tickets" / "labelled_segmented.jsonl"
@@ -179,11 +179,6 @@ def card_cv(model: str) -> float:
     """The 5-fold cross-validated accuracy in a shipped model's card (NaN when the card has none)."""
     card = read_card(resolve_classifier(model).with_suffix(".json"))
     return float(card.get("cv", {}).get("cv_accuracy", float("nan")))
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def main(argv: list[str] | None = None) -> int:

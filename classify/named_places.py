@@ -226,7 +226,7 @@ def name_start(tagged: list[tuple[str, str]], start: int, name_end: int) -> Opti
 
 
 # LAC tags of words after which a road's 路 cannot begin a longer word (路边, 路上, 路基) and still be a road's name
-FUNCTION_TAGS = frozenset({"p", "r", "u", "c", "d", "q", "w", "f", "xc"})
+_NO_ROAD_AFTER = frozenset({"p", "r", "u", "c", "d", "q", "w", "f", "xc"})
 
 
 def no_road_name(tagged: list[tuple[str, str]], start: int, name: str, numbered: bool = False) -> bool:
@@ -245,7 +245,7 @@ def no_road_name(tagged: list[tuple[str, str]], start: int, name: str, numbered:
     for word, tag in tagged:
         if place_word <= pos < name_end < pos + len(word):
             word_before, tag_before = before
-            if tag_before in FUNCTION_TAGS or _NOT_BESIDE_ROAD.match(word):
+            if tag_before in _NO_ROAD_AFTER or _NOT_BESIDE_ROAD.match(word):
                 return True
             return tag_before in _VERB_TAGS and len(word_before) >= 2 and before_at > start
         if pos < name_end == pos + len(word) and not numbered:
@@ -256,9 +256,11 @@ def no_road_name(tagged: list[tuple[str, str]], start: int, name: str, numbered:
 
 
 # words that begin with 路 and are no place beside a road (路口, 路段, 路边 are: 光明|路口, 楚仪|路段)
-_NOT_BESIDE_ROAD = re.compile(r"路(?:基|程|况|费|线|灯|人|径|牌|标|名|虎|过|途|费)")
-# road idioms (issue 12: 上路, 套路, 开路, 一路 …) and the 路 of everyday speech
-_ROAD_IDIOM = re.compile(r"(?:套路|生路|出路|半路|一路|上路|开路|让路|走路|带路|思路|退路|活路|末路|歧路|迷路|销路|门路|修路|筑路|养路|绕路|近路|弯路|之路)$")  # not 铺路: 冷水铺路, 鸭子铺路 are names
-_NAME_TAGS = frozenset({"LOC", "ORG", "PER", "nz", "ns"})
+_NOT_BESIDE_ROAD = re.compile(r"路(?:基|程|况|费|线|灯|人|径|牌|标|名|虎|过|途)")
+# road idioms (issue 12: 上路, 套路, 开路, 一路 …) and the 路 of everyday speech; not 铺路 (冷水铺路, 鸭子铺路 are names)
+_ROAD_IDIOM = re.compile(
+    r"(?:套路|生路|出路|半路|一路|上路|开路|让路|走路|带路|思路|退路|活路|末路|歧路|迷路|销路|门路|修路|筑路|养路|绕路|近路|弯路|之路)$"
+)
+_NAME_TAGS = NAME_TAGS | {"PER", "ns"}
 _VERB_TAGS = frozenset({"v", "vd", "vn"})
 _ROAD_WORD = re.compile(r"(?:公路|大道|大街|国道|省道|高速|.)$")

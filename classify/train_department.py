@@ -18,7 +18,6 @@ is in ``--exclude`` (the annotated dev set) are left out.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import re
@@ -34,7 +33,9 @@ from pipeline.base.deps import require
 
 from .fields_linear import FieldModel
 from .train_fields import HEAD_CHARS as FIELD_HEAD_CHARS
-from .train_fields import MAX_TERMS, MIN_DF, NGRAMS, SVM_C_GRID, _fit_rt, _folds, oof_scores, svm_field_model
+from .train_fields import (
+    MAX_TERMS, MIN_DF, NGRAMS, SVM_C_GRID, _fit_rt, _folds, _read_jsonl, _sha256, oof_scores, svm_field_model,
+)  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +136,6 @@ def train_department(rows: Sequence[dict], k: int = 5, seed: int = 0) -> tuple[F
     return model, {"settings": {"svm_c": c, "temperature": temperature}, "metrics": metrics}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m classify.train_department", description=__doc__.split("\n\n")[0])
     parser.add_argument("--replies", required=True, type=Path, help="unlabelled_with_replies.jsonl (title, text, reply)")
@@ -150,10 +147,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     require("sklearn", "train", "training the department model")
     started = time.perf_counter()
-    rows = [json.loads(line) for line in args.replies.read_text(encoding="utf-8").splitlines() if line.strip()]
-    excluded = set()
-    if args.exclude:
-        excluded = {str(json.loads(line)["id"]) for line in args.exclude.read_text(encoding="utf-8").splitlines() if line.strip()}
+    rows = _read_jsonl(args.replies)
+    excluded = {str(r["id"]) for r in _read_jsonl(args.exclude)} if args.exclude else set()
     rows = [r for r in rows if str(r.get("id")) not in excluded]
     model, info = train_department(rows, args.folds, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
