@@ -32,10 +32,9 @@ import numpy as np
 from pipeline.base.deps import require
 
 from .fields_linear import FieldModel
+from .train import _sha256
 from .train_fields import HEAD_CHARS as FIELD_HEAD_CHARS
-from .train_fields import (
-    MAX_TERMS, MIN_DF, NGRAMS, SVM_C_GRID, _fit_rt, _folds, _read_jsonl, _sha256, oof_scores, svm_field_model,
-)  # fmt: skip
+from .train_fields import MAX_TERMS, MIN_DF, NGRAMS, SVM_C_GRID, _fit_rt, _folds, _read_jsonl, oof_scores, svm_field_model
 
 logger = logging.getLogger(__name__)
 

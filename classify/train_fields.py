@@ -43,7 +43,6 @@ settings, per-fold and mean cross-validated figures and the model's own sha256 (
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import math
@@ -60,6 +59,7 @@ from pipeline.base.types import Segment, TextDoc, Transcript
 
 from .fields_linear import FieldModel, field_terms
 from .request_type import REQUEST_TYPES
+from .train import _sha256
 from .urgency import _level, load_urgency_cues
 
 logger = logging.getLogger(__name__)
@@ -80,10 +80,6 @@ RULES_BELOW_GRID = (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
 URGENCY_C = 10.0
 MIN_CONFIDENCE = 0.3  # request_type.linear.v1's default
 STRONG_CUE_CONFIDENCE = 0.85  # urgency.rules.v1's confidence with two distinct 紧急 cues
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _read_jsonl(path: Path) -> list[dict]:
