@@ -28,10 +28,10 @@ from typing import Any, Iterable, Mapping, Optional
 from pipeline.base.config import check_number
 from pipeline.base.deps import require
 from pipeline.base.errors import ConfigError
-from pipeline.base.numerals import NUMBER_CHARS, normalise_number
 from pipeline.base.types import Evidence, LocationField, LocationParts, Segment, TextDoc, TicketField
 
 from .gazetteer import Communities, Gazetteer, load_communities, load_gazetteer
+from .house_numbers import building_at, house_number_after_road
 from .matching import has_chinese
 from .named_places import NamedPlaces, most_specific, name_start, no_road_name
 from .place_tokenizer import CN_NUMERAL, PATTERNS, STEM_TAGS, PlaceTokenizer
@@ -40,7 +40,7 @@ from .resources import PathLike
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "Locator", "Mention", "assemble_location", "building_at", "function_words", "house_number_at",
+    "Locator", "Mention", "assemble_location", "function_words",
     "make_location_gazetteer", "make_location_lac", "make_location_spacy", "specificity",
 ]  # fmt: skip
 
@@ -81,13 +81,7 @@ _DIRECTIONS = "东南西北中"
 _COUNTED = re.compile(r"^[一二两三四五六七八九十几多]+[个条辆段所座栋家间处片块]$")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _SPACE = re.compile(r"\s+")
-_N = f"[{NUMBER_CHARS}]+"
-_HOUSE_NUMBER = re.compile(rf"\s*(?:(?P<lane>{_N})弄(?:(?P<branch>{_N})支弄)?)?(?:(?P<no>{_N})号(?!楼))?")
-_BUILDING = re.compile(rf"\s*(?:的)?(?P<bld>{_N})(?:号楼|栋|幢|号)(?:(?P<room>{_N})(?:室|号房|号)?)?")
 _BUS_AFTER_ROAD = re.compile(r"(?:公交|公共汽车|汽车|班车|专线|车)")
-_NOT_HOUSE_NUMBER = re.compile(r"地块|号线|号文|号令")
-_NUMBER_BEFORE_BUILDING = re.compile(rf"({_N})号(?=楼[下上里道前后])")
-_BARE_NUMBER = re.compile(r"([0-9]{1,4})(?=[的，,。；;\s）)]|$)")
 _CONNECTORS = frozenset(("", "和", "与", "跟", "同", "、", "-", "－", "—", "的", "上", "和那个", "跟那个", "还有", " ", "\u00a0"))
 _JUNCTION = re.compile(
     r"(?:的|那个|这个|的那个|那|这)?"
@@ -156,50 +150,6 @@ def _named_from(m: Mention, tagged: Optional[list[tuple[str, str]]]) -> Optional
     if cut == 0 or not m.norm.startswith(m.text[:cut]):
         return m
     return replace(m, start=begin, text=m.text[cut:], norm=m.norm[cut:], name=m.name[cut:])
-
-
-def house_number_at(text: str, pos: int) -> tuple[str, int]:
-    """The house number said at `pos` (right after a road), normalised, and where it ends.
-
-    >>> house_number_at("张杨路一千二百弄五号门口", 3)
-    ('1200弄5号', 10)
-
-    Returns ``("", pos)`` when no 弄/号 follows.
-    """
-    num = _HOUSE_NUMBER.match(text, pos)
-    if not num or not (num.group("lane") or num.group("no")):
-        return "", pos
-    lane, branch, no = num.group("lane"), num.group("branch"), num.group("no")
-    norm = f"{normalise_number(lane)}弄" if lane else ""
-    norm += f"{normalise_number(branch)}支弄" if branch else ""
-    norm += f"{normalise_number(no)}号" if no else ""
-    return norm, num.end()
-
-
-def building_at(text: str, pos: int) -> tuple[str, int]:
-    """The building (and room) said at `pos` (right after a compound), normalised ("3号楼502室"), and its end."""
-    bld = _BUILDING.match(text, pos)
-    if not bld:
-        return "", pos
-    norm = f"{normalise_number(bld.group('bld'))}号楼"
-    norm += f"{normalise_number(bld.group('room'))}室" if bld.group("room") else ""
-    return norm, bld.end()
-
-
-def _house_number(text: str, end: int) -> tuple[str, int]:
-    """The house number after the road ending at `end`: `house_number_at`, less plots and metro lines, plus the
-    spoken forms it misses."""
-    number, num_end = house_number_at(text, end)
-    if number and _NOT_HOUSE_NUMBER.match(text, num_end):
-        return "", end  # 429号地块 is a plot, 3号线 a metro line
-    if not number:
-        said = _NUMBER_BEFORE_BUILDING.match(text, end)
-        if said:  # 宜山路七百号楼下: after a road, "号楼下" is 号 + 楼下
-            return f"{normalise_number(said.group(1))}号", said.end()
-        bare = _BARE_NUMBER.match(text, end)
-        if bare:  # 五一大道202的 …
-            return f"{bare.group(1)}号", bare.end()
-    return number, num_end
 
 
 def _name_start(doc: Any, end: int, max_chars: int, function_words: Mapping[str, str]) -> int:
@@ -377,7 +327,7 @@ def _mentions(sdoc: Any, segment_id: int, gazetteer: Gazetteer, communities: Opt
         stem = text[start:s]
         name = text[start:e]
         if ent.label_ == "ROAD" and _road_ok(stem, text[s:e], text[e : e + 4]):
-            number, end = _house_number(text, e)
+            number, end = house_number_after_road(text, e)
             named.append(Mention("road", segment_id, start, end, text[start:end], name + number, detail=bool(number), name=name))
             road_end = end
         elif ent.label_ == "COMPOUND":

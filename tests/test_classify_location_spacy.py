@@ -14,7 +14,8 @@ import pytest
 
 import classify
 from classify.gazetteer import load_communities
-from classify.location import building_at, house_number_at, make_location_spacy
+from classify.house_numbers import building_at, house_number_at
+from classify.location import make_location_spacy
 from pipeline.base.config import DEFAULT_STAGES, TicketOptions
 from pipeline.base.errors import ConfigError
 from pipeline.base.registry import Registry
