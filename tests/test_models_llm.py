@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from models import llm
-from models.llm import DEFAULT_LLM, KNOWN_LLMS, resolve_llm
+from models.llm import DEFAULT_LLM, KNOWN_LLMS, LARGER_LLM, resolve_llm
 from pipeline.base.errors import ModelError
 from tests.test_models_registry import PART1, PART2, parts  # noqa: F401  (the fixture: fake packages on sys.path)
 
@@ -63,10 +63,16 @@ def test_llm_unknown_name_lists_the_known_ones(name):
     assert DEFAULT_LLM in str(e.value)
 
 
-@pytest.mark.parametrize("name", [DEFAULT_LLM])
-def test_llm_shipped_spec_is_pinned(name):
+@pytest.mark.parametrize(("name", "version", "parts", "pins"), [
+    (DEFAULT_LLM, "0.9.0", 6, "llm-models.txt"),
+    (LARGER_LLM, "0.2.0", 22, "llm-models-1.5b.txt"),
+])  # fmt: skip
+def test_llm_shipped_spec_is_pinned(name, version, parts, pins):
     spec = KNOWN_LLMS[name]
     assert spec.file_name == "model.gguf" and len(spec.model_bin_sha256) == 64
-    assert [p.version for p in spec.model_bin_parts] == ["0.9.0"] * 6
-    pins = (llm.Path(__file__).resolve().parent.parent / "requirements" / "llm-models.txt").read_text()
-    assert all(f"{p.package}==0.9.0 --hash=sha256:" in pins for p in spec.model_bin_parts)
+    assert [p.version for p in spec.model_bin_parts] == [version] * parts
+    assert [p.path for p in spec.model_bin_parts] == [f"data/part{k:02d}.bin" for k in range(1, parts + 1)]
+    lines = [ln for ln in (llm.Path(__file__).resolve().parent.parent / "requirements" / pins).read_text().splitlines()
+             if ln and not ln.startswith("#")]
+    assert [ln.split(" --hash=sha256:")[0] for ln in lines] == [p.requirement for p in spec.model_bin_parts]
+    assert all(len(ln.split(" --hash=sha256:")[1]) == 64 for ln in lines)
