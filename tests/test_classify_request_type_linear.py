@@ -142,3 +142,35 @@ def test_request_type_training_takes_the_spoken_versions_of_the_training_rows_on
     oof_scores(texts, y, [(np.array([1, 3, 5]), np.array([0, 2, 4]))], np.array(["咨询", "建议", "投诉"]), 1.0,
                spoken=spoken, spoken_weight=1.0)
     assert seen == [([texts[1], texts[3], texts[5]], [spoken[1], spoken[3], spoken[5]])]
+
+
+def test_bench_ambiguity_split_scores_by_the_annotators_alternative(monkeypatch):
+    """bench/ticket_fields.py --ambiguity: out-of-fold types scored on all messages, on those whose notes name an
+    alternative type ("alt 求助") and on the rest, and right when they are either type."""
+    import importlib.util
+
+    import numpy as np
+
+    import classify.train_fields as tf
+
+    spec = importlib.util.spec_from_file_location("ticket_fields_bench", Path(__file__).resolve().parent.parent / "bench" / "ticket_fields.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    gold = [
+        {"id": "1", "title": "", "text": "a", "request_type": "投诉", "notes": "party at fault; alt 求助"},
+        {"id": "2", "title": "", "text": "b", "request_type": "举报", "notes": "alt 投诉"},
+        {"id": "3", "title": "", "text": "c", "request_type": "咨询", "notes": ""},
+        {"id": "4", "title": "", "text": "d", "request_type": "求助"},
+    ]
+    classes = sorted(["投诉", "举报", "咨询", "求助"])
+    predicted = ["求助", "举报", "咨询", "投诉"]  # wrong (the alternative), right, right, wrong
+
+    def fake_oof(texts, y, folds, cls, c, weak=(), weak_weight=0.0, spoken=(), spoken_weight=0.0):
+        assert list(cls) == classes and list(texts) == ["。a", "。b", "。c", "。d"]
+        return np.array([[1.0 if k == p else 0.0 for k in cls] for p in predicted])
+
+    monkeypatch.setattr(tf, "oof_scores", fake_oof)
+    monkeypatch.setattr(tf, "_folds", lambda y, k, seed: [])
+    monkeypatch.setattr(bench, "_card", lambda name: {"model": {"svm_c": 1.0, "weak_weight": 0.0, "spoken_weight": 0.0}})
+    got = bench.ambiguity_split(gold, None)
+    assert got == {"n": 4, "acc": 0.5, "n_alt": 2, "acc_alt": 0.5, "acc_no_alt": 0.5, "acc_either": 0.75}
