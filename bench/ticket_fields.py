@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Request type and urgency on the hand-annotated messages: the trained stages against the rule stages.
 
-usage: python bench/ticket_fields.py [--annotated ../shared/eval/tickets/annotated_dev.jsonl] [--limit N]
+usage: python bench/ticket_fields.py [--annotated ../shared/eval/tickets/annotated_dev.jsonl] [--limit N] [--ambiguity [--unlabelled unlabelled.jsonl]]
 
 * new stages (request_type.linear.v1, urgency.linear.v1): their models were trained on these 300 messages, so
   their figures are the *cross-validated* ones recorded in the model cards by ``python -m classify.train_fields``
