@@ -34,7 +34,7 @@ from .gazetteer import Communities, Gazetteer, load_communities, load_gazetteer
 from .house_numbers import building_at, house_number_after_road
 from .matching import has_chinese
 from .named_places import NamedPlaces, most_specific, name_start, no_road_name
-from .place_tokenizer import CN_NUMERAL, PATTERNS, STEM_TAGS, PlaceTokenizer
+from .place_tokenizer import CN_NUMERAL, JUNCTION_WORDS, PATTERNS, STEM_TAGS, PlaceTokenizer
 from .resources import PathLike
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ _BUS_AFTER_ROAD = re.compile(r"(?:公交|公共汽车|汽车|班车|专线|车)"
 _CONNECTORS = frozenset(("", "和", "与", "跟", "同", "、", "-", "－", "—", "的", "上", "和那个", "跟那个", "还有", " ", "\u00a0"))
 _JUNCTION = re.compile(
     r"(?:的|那个|这个|的那个|那|这)?"
-    r"(?:十字路口|交叉路口|交汇路口|交界路口|交会路口|交叉口|交汇处|交界处|交界口|交汇口|交叉处|交汇|交叉|交界|路口|口(?![岸罩腔号径]))"
+    rf"(?:{JUNCTION_WORDS}|路口|口(?![岸罩腔号径]))"
 )
 _CROSSING_FILLER = re.compile(r"那个|这个")  # spoken fillers; 的 is grammar (滨湖路与东四路的交界口)
 _SPECIFICITY = {"district": 0.35, "street": 0.45, "road": 0.55, "compound": 0.6, "intersection": 0.75}

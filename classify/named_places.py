@@ -28,7 +28,7 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 from pipeline.base.deps import require
 
@@ -84,14 +84,17 @@ def most_specific(places: Sequence[NamedPlace]) -> Optional[NamedPlace]:
     return next((p for p in places if not p.village), places[0] if places else None)
 
 
+def _placed(tagged: Sequence[tuple[str, str]]) -> Iterator[tuple[int, str, str]]:
+    """(where the word begins in the text, word, tag) for LAC's words, whose concatenation is the text."""
+    pos = 0
+    for word, tag in tagged:
+        yield pos, word, tag
+        pos += len(word)
+
+
 def _tags(tagged: Sequence[tuple[str, str]], start: int, end: int) -> set[str]:
     """The LAC tags of the words that begin in text[start:end]."""
-    tags, pos = set(), 0
-    for word, tag in tagged:
-        if start <= pos < end:
-            tags.add(tag)
-        pos += len(word)
-    return tags
+    return {tag for pos, _, tag in _placed(tagged) if start <= pos < end}
 
 
 _FIRM = re.compile(r"(?:公司|集团|银行)$")
@@ -155,7 +158,7 @@ class NamedPlaces:
         places = []
         tagged = self.tag(text) if tagged is None else tagged
         context = text if context is None else context
-        for start, end in self._runs(text, tagged):
+        for start, end in self._runs(tagged):
             name = text[start:end]
             if ADMIN_PREFIX.fullmatch(name):  # A市A5区: no name, and 5区 is no building number
                 continue
@@ -181,19 +184,19 @@ class NamedPlaces:
         """The most specific named place of `text` (`most_specific`)."""
         return most_specific(self.find(text))
 
-    def _runs(self, text: str, tagged: Optional[list[tuple[str, str]]] = None) -> list[tuple[int, int]]:
+    @staticmethod
+    def _runs(tagged: Sequence[tuple[str, str]]) -> list[tuple[int, int]]:
         """Character spans of runs of name words (with the words that finish them)."""
         runs: list[tuple[int, int]] = []
-        pos, begin = 0, None
-        for word, tag in self.tag(text) if tagged is None else tagged:
+        begin = None
+        for pos, word, tag in _placed(tagged):
             if tag in NAME_TAGS or (begin is not None and _finishes(word, tag)) or (tag == "xc" and _finishes(word, tag)):
                 begin = pos if begin is None else begin
             elif begin is not None:
                 runs.append((begin, pos))
                 begin = None
-            pos += len(word)
         if begin is not None:
-            runs.append((begin, pos))
+            runs.append((begin, sum(len(w) for w, _ in tagged)))
         return runs
 
 
@@ -211,13 +214,12 @@ def name_start(tagged: list[tuple[str, str]], start: int, name_end: int) -> Opti
     tags (`tagged`, the words of the whole text): after the last word inside it that cannot belong to a name (a
     word that runs to the name's end and ends like a place, 利海米兰春天小区, is the name, whatever its tag). None
     when what is left is no name: fewer than 2 characters before its place word (导致该小区 → 小区, 只能半路 → 半路)."""
-    begin, pos = start, 0
-    for word, tag in tagged:
+    begin = start
+    for pos, word, tag in _placed(tagged):
         # a word inside the name; one that runs to its end and ends like a place is the name itself, whatever its tag
         inside = start <= pos < name_end and (pos + len(word) < name_end or not FINISH_END.search(word))
         if inside and (tag in NOT_IN_NAME or (tag in NOT_IN_NAME_LONG and len(word) >= 2)):
             begin = max(begin, pos + len(word))
-        pos += len(word)
     if begin == start:
         return start
     rest = "".join(w for w, _ in tagged)[begin:name_end]
@@ -241,8 +243,8 @@ def no_road_name(tagged: list[tuple[str, str]], start: int, name: str, numbered:
       number follows (`numbered`)."""
     name_end = start + len(name)
     place_word = name_end - len(_ROAD_WORD.search(name).group())
-    pos, before, before_at = 0, ("", ""), 0
-    for word, tag in tagged:
+    before, before_at = ("", ""), 0
+    for pos, word, tag in _placed(tagged):
         if place_word <= pos < name_end < pos + len(word):
             word_before, tag_before = before
             if tag_before in _NO_ROAD_AFTER or _NOT_BESIDE_ROAD.match(word):
@@ -251,7 +253,6 @@ def no_road_name(tagged: list[tuple[str, str]], start: int, name: str, numbered:
         if pos < name_end == pos + len(word) and not numbered:
             return tag not in _NAME_TAGS and _ROAD_IDIOM.search(word) is not None and (len(word) == 2 or tag in _VERB_TAGS)
         before, before_at = (word, tag), pos
-        pos += len(word)
     return False
 
 

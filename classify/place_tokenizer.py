@@ -23,9 +23,11 @@ from .gazetteer import Communities, Gazetteer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CN_NUMERAL", "PATTERNS", "STEM_TAGS", "PlaceTokenizer"]
+__all__ = ["CN_NUMERAL", "JUNCTION_WORDS", "PATTERNS", "STEM_TAGS", "PlaceTokenizer"]
 
 _TEN = "一二三四五六七八九十"
+# the words for where roads cross, longest first (the location stage reads a crossing with them, and 路口)
+JUNCTION_WORDS = "十字路口|交叉路口|交汇路口|交界路口|交会路口|交叉口|交汇处|交界处|交界口|交汇口|交叉处|交汇|交叉|交界"
 # Place words found by characters, whatever jieba made of them. One pattern, one pass; earlier alternatives win.
 _LEX = re.compile(
     "|".join(
@@ -33,7 +35,7 @@ _LEX = re.compile(
         for tag, pattern in (
             ("ANON", r"(?<![A-Za-z0-9])[A-Z][0-9]{1,2}[ \u00a0]?[区县市]"),
             ("CITY", r"(?<![A-Za-z0-9])[A-Z][市省](?![A-Za-z0-9])"),
-            ("JUNC", r"十字路口|交叉路口|交汇路口|交界路口|交会路口|交叉口|交汇处|交界处|交界口|交汇口|交叉处|交汇|交叉|交界"),
+            ("JUNC", JUNCTION_WORDS),
             (
                 "WORD",
                 r"马路|道路|路灯|路面|路况|路费|路线|路径|路过(?!江)|路牌|路标|路名|路虎|铁路|线路|网路|高速公路|公路局|"
